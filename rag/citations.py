@@ -1,0 +1,155 @@
+"""Clause references in what people type: "指南 第三章第二节（二）", "若干意见第十五条", "（十五）".
+
+`parse_reference` finds the structural address in a query; `resolve` looks it up in the corpus.
+The CLI's `show` and the retriever's clause-number router both use these two functions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .clauses import Clause, Document
+from .markers import CN_NUM, cn_to_int
+
+_N = f"[{CN_NUM}]{{1,6}}|\\d{{1,3}}"
+_TOKEN = re.compile(
+    rf"第\s*(?P<k1>{_N})\s*(?P<u>编|章|节|条|款|段|部分|项)"
+    rf"|[（(]\s*(?P<k2>[{CN_NUM}]{{1,4}})\s*[）)]"
+    rf"|[（(]\s*(?P<k3>\d{{1,3}})\s*[）)]"
+    rf"|(?<![\d.])(?P<k4>\d{{1,3}})[.．](?![\d])"
+    rf"|(?P<k5>[{CN_NUM}]{{1,3}})是"
+    rf"|(?<![{CN_NUM}])(?P<k6>[{CN_NUM}]{{1,3}})、"
+)
+_UNIT_CODE = {"编": "vol", "章": "ch", "节": "sec", "条": "art", "款": "para", "段": "para",
+              "部分": "pt", "项": "it"}
+# Words around a reference that do not make the query about anything else.
+_FILLER = re.compile(r"[\s《》“”\"'、，。？?！!：:]|的|是什么|讲了什么|说了什么|写了什么|规定|内容|条款|原文|全文"
+                     r"|查看|显示|哪些|什么|怎么说|有关|关于|中|里|第")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A clause address found in a query."""
+
+    doc_hint: str                         # "指南" / "若干意见" / "" when no document was named
+    keys: tuple[tuple[str, int], ...]     # (("ch", 3), ("sec", 2), ("it", 2))
+    enumeration: int                      # 三是 -> 3; 0 when none
+    rest: str                             # the query with the reference and the document name removed
+
+
+def parse_reference(query: str, documents: Sequence[Document]) -> Reference | None:
+    """Find a clause address in a query, or None when it names no clause."""
+    matches = list(_TOKEN.finditer(query))
+    if not matches:
+        return None
+    keys: list[tuple[str, int]] = []
+    enumeration = 0
+    for m in matches:
+        try:
+            if m.group("k1"):
+                keys.append((_UNIT_CODE[m.group("u")], cn_to_int(m.group("k1"))))
+            elif m.group("k2"):
+                keys.append(("it", cn_to_int(m.group("k2"))))
+            elif m.group("k3"):
+                keys.append(("sub", int(m.group("k3"))))
+            elif m.group("k4"):
+                keys.append(("n", int(m.group("k4"))))
+            elif m.group("k5"):
+                enumeration = cn_to_int(m.group("k5"))
+            elif m.group("k6"):
+                keys.append(("pt", cn_to_int(m.group("k6"))))
+        except ValueError:
+            continue
+    if not keys:
+        return None
+    first, last = matches[0].start(), matches[-1].end()
+    before, after = query[:first], query[last:]
+    hint = _doc_hint(before, documents) or _doc_hint(after, documents)
+    rest = before + after
+    if hint:
+        rest = rest.replace(hint, "")
+    rest = _FILLER.sub("", rest)
+    return Reference(hint, tuple(keys), enumeration, rest)
+
+
+def _doc_hint(text: str, documents: Sequence[Document]) -> str:
+    """The part of `text` that names a document (its short title, title, or id)."""
+    bare = text.replace("《", "").replace("》", "").strip()
+    if not bare:
+        return ""
+    for d in documents:
+        for name in (d.meta.short_title.strip("《》"), d.meta.title, d.doc_id):
+            if name and (name in bare or (len(bare) >= 2 and bare in name)):
+                return name if name in bare else bare
+    return ""
+
+
+def documents_named(hint: str, documents: Sequence[Document]) -> list[Document]:
+    """The documents a hint names; all of them when the hint is empty."""
+    if not hint:
+        return list(documents)
+    return [d for d in documents
+            if hint in (d.meta.short_title.strip("《》"), d.meta.title, d.doc_id)
+            or hint in d.meta.title or hint in d.meta.short_title]
+
+
+def resolve(ref: Reference, documents: Sequence[Document]) -> list[Clause]:
+    """The clauses a reference names, best match first; [] when it names none.
+
+    The reference must match the end of a clause's (or heading's) address, skipping as few
+    levels as possible: "（十五）" finds 《若干意见》一、…（十五）. A 第X条 also finds the Xth
+    item （X） in documents that have no articles ("若干意见第十五条" is how people say it).
+    """
+    best: list[tuple[int, int, Clause]] = []
+    for doc in documents_named(ref.doc_hint, documents):
+        has_articles = any(k == "art" for c in doc.clauses for k, _ in c.keys)
+        targets = {c.keys for c in doc.clauses} | {c.keys[:i] for c in doc.clauses
+                                                    for i in range(1, len(c.keys))}
+        for target in targets:
+            cost = _match_cost(ref.keys, target, has_articles)
+            if cost is None:
+                continue
+            for c in doc.clauses:
+                if c.keys[: len(target)] == target:
+                    best.append((cost, len(c.keys) - len(target), c))
+    if not best:
+        return []
+    top = min(cost for cost, _, _ in best)
+    seen: set[str] = set()
+    out: list[Clause] = []
+    for _cost, _depth, c in sorted((b for b in best if b[0] == top), key=lambda b: b[1]):
+        if c.clause_id not in seen:
+            seen.add(c.clause_id)
+            out.append(c)
+    # Keep document order among the clauses under one heading.
+    order = {c.clause_id: i for d in documents for i, c in enumerate(d.clauses)}
+    return sorted(out, key=lambda c: (c.doc_id, order[c.clause_id])) if len(out) > 1 else out
+
+
+def _match_cost(q: tuple[tuple[str, int], ...], target: tuple[tuple[str, int], ...],
+                has_articles: bool) -> int | None:
+    """Levels skipped (x2) plus lenient kind matches, or None when `q` does not match `target`."""
+    if not q or not target or not _same(q[-1], target[-1], has_articles):
+        return None
+    cost = 0 if q[-1][0] == target[-1][0] else 1
+    ti = len(target) - 2
+    for qk in reversed(q[:-1]):
+        while ti >= 0 and not _same(qk, target[ti], has_articles):
+            ti -= 1
+            cost += 2
+        if ti < 0:
+            return None
+        cost += 0 if qk[0] == target[ti][0] else 1
+        ti -= 1
+    return cost  # levels above the first one named (the document, a 章) cost nothing
+
+
+def _same(qk: tuple[str, int], tk: tuple[str, int], has_articles: bool) -> bool:
+    if qk[1] != tk[1]:
+        return False
+    if qk[0] == tk[0]:
+        return True
+    # 第X条 also names the Xth item in documents without articles ("若干意见第十五条").
+    return qk[0] == "art" and not has_articles and tk[0] in ("it", "n")

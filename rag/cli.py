@@ -1,0 +1,169 @@
+"""Thin command line: each subcommand parses, calls one library function, prints.
+
+Errors of the library (RagError) become one line on stderr and exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .clauses import Clause, Document, Node
+from .config import Settings
+from .errors import CitationNotFound, RagError
+
+if TYPE_CHECKING:
+    from .corpus import Corpus
+
+
+def clause_record(c: Clause, doc: Document) -> dict[str, Any]:
+    """The JSON shape of a clause, shared by every command that prints clauses."""
+    return {
+        "doc_id": c.doc_id, "doc_title": doc.title, "short_title": doc.meta.short_title,
+        "clause_id": c.clause_id, "citation": c.citation, "label": c.label, "title": c.title,
+        "path": list(c.path), "text": c.text, "span": list(c.span),
+        "subunits": [{"label": s.label, "span": list(s.span)} for s in c.subunits],
+    }
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=None))
+
+
+def _corpus(settings: Settings) -> Corpus:
+    from .corpus import load_corpus
+
+    return load_corpus(settings.corpus_dir)
+
+
+def cmd_tree(args: argparse.Namespace, settings: Settings) -> int:
+    corpus = _corpus(settings)
+    docs = [corpus.document(args.doc)] if args.doc else list(corpus.documents)
+    if args.json:
+        _print_json([_doc_tree_record(d) for d in docs])
+        return 0
+    for d in docs:
+        meta = d.meta
+        print(f"{meta.short_title} {d.title}")
+        facts = [("文号", d.doc_number), ("发文机关", meta.issuer), ("日期", meta.date),
+                 ("类型", meta.kind), ("文档ID", d.doc_id)]
+        print("  " + "  ".join(f"{k}：{v or '未载明'}" for k, v in facts))
+        by_id = {c.clause_id: c for c in d.clauses}
+        _print_node(d.root, by_id, 1)
+        print()
+    return 0
+
+
+def _print_node(node: Node, by_id: dict[str, Clause], depth: int) -> None:
+    indent = "  " * depth
+    if node.heading:
+        print(f"{indent}{node.heading}")
+    for cid in node.clause_ids:
+        c = by_id[cid]
+        if c.path and node.heading and c.path[-1] == node.heading:
+            print(f"{indent}  = {c.citation}  [{c.clause_id}]")
+        else:
+            print(f"{indent}  · {c.citation}  {c.title}  [{c.clause_id}]")
+    for child in node.children:
+        _print_node(child, by_id, depth + (1 if node.heading else 0))
+
+
+def _doc_tree_record(d: Document) -> dict[str, Any]:
+    def node(n: Node) -> dict[str, Any]:
+        return {"heading": n.heading, "kind": n.kind, "clause_ids": list(n.clause_ids),
+                "children": [node(c) for c in n.children]}
+
+    m = d.meta
+    return {"doc_id": d.doc_id, "title": d.title, "short_title": m.short_title,
+            "doc_number": d.doc_number, "issuer": m.issuer, "date": m.date, "kind": m.kind,
+            "lead": d.lead, "closing": list(d.closing), "tree": node(d.root)}
+
+
+def cmd_clauses(args: argparse.Namespace, settings: Settings) -> int:
+    corpus = _corpus(settings)
+    docs = [corpus.document(args.doc)] if args.doc else list(corpus.documents)
+    if args.json:
+        _print_json([clause_record(c, d) for d in docs for c in d.clauses])
+        return 0
+    for d in docs:
+        for c in d.clauses:
+            first = c.text.replace("\n", " ")
+            print(f"{c.citation}\t{c.clause_id}\t{first[:40]}{'…' if len(first) > 40 else ''}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    from .citations import parse_reference, resolve
+
+    corpus = _corpus(settings)
+    by_id = {c.clause_id: (c, d) for d in corpus.documents for c in d.clauses}
+    if args.ref in by_id:
+        found = [by_id[args.ref]]
+    else:
+        ref = parse_reference(args.ref, corpus.documents)
+        clauses = resolve(ref, corpus.documents) if ref else []
+        found = [by_id[c.clause_id] for c in clauses]
+    if not found:
+        raise CitationNotFound(f"没有找到条款：{args.ref}（可用 `python -m rag clauses` 查看全部条款编号）")
+    if args.json:
+        _print_json([clause_record(c, d) for c, d in found])
+        return 0
+    for c, d in found:
+        print(c.citation)
+        print(" > ".join(c.path))
+        print(c.text)
+        print(f"[{c.clause_id}]  {d.title}")
+        print()
+    return 0
+
+
+_EXAMPLES = {
+    "tree": "示例：python -m rag tree --doc sichuan-vti-re-guide",
+    "clauses": "示例：python -m rag clauses --json > clauses.json",
+    "show": '示例：python -m rag show "指南 第三章第二节（二）"',
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; every subcommand's help ends with an example."""
+    parser = argparse.ArgumentParser(
+        prog="python -m rag", description="政策条款问答：按条款检索四川政策文件并给出引用。",
+        epilog='示例：python -m rag show "若干意见第十五条"')
+    sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
+
+    def add(name: str, helptext: str, fn: Callable[[argparse.Namespace, Settings], int]
+            ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=helptext, description=helptext, epilog=_EXAMPLES.get(name))
+        p.set_defaults(fn=fn)
+        return p
+
+    p = add("tree", "打印文件的结构树（编/章/节/条/项）及元数据", cmd_tree)
+    p.add_argument("--doc", help="只显示这个文档ID")
+    p.add_argument("--json", action="store_true", help="输出JSON")
+    p = add("clauses", "列出全部可引用条款", cmd_clauses)
+    p.add_argument("--doc", help="只列出这个文档ID的条款")
+    p.add_argument("--json", action="store_true", help="输出JSON列表")
+    p = add("show", "按条款ID或引用（如“指南 第三章第二节（二）”）显示条款", cmd_show)
+    p.add_argument("ref", help="条款ID或引用")
+    p.add_argument("--json", action="store_true", help="输出JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m rag`."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        return int(args.fn(args, settings))
+    except RagError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `python -m rag tree | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0

@@ -1,0 +1,55 @@
+"""Clause references typed by people, resolved against the real corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.citations import parse_reference, resolve
+from rag.corpus import Corpus
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("指南 第三章第二节（二）", ["《指南》第三章第二节（二）"]),
+    ("《指南》第三章第二节(二)", ["《指南》第三章第二节（二）"]),
+    ("若干意见第十五条", ["《若干意见》（十五）"]),
+    ("（十五）", ["《若干意见》（十五）"]),
+    ("第15条", ["《若干意见》（十五）"]),
+    ("指南第一章第一节第一条", ["《指南》第一章第一节（一）"]),
+    ("指南第二章第二节第三段", ["《指南》第二章第二节第三段"]),
+    ("若干意见（五）讲了什么", ["《若干意见》（五）"]),
+    ("第三章第二节", ["《指南》第三章第二节（一）", "《指南》第三章第二节（二）", "《指南》第三章第二节（三）"]),
+])
+def test_references_resolve(corpus: Corpus, query: str, expected: list[str]) -> None:
+    ref = parse_reference(query, corpus.documents)
+    assert ref is not None
+    assert [c.citation for c in resolve(ref, corpus.documents)] == expected
+
+
+def test_ambiguous_item_number_lists_every_match(corpus: Corpus) -> None:
+    ref = parse_reference("（二）", corpus.documents)
+    assert ref is not None
+    found = [c.citation for c in resolve(ref, corpus.documents)]
+    assert "《若干意见》（二）" in found and "《指南》第三章第二节（二）" in found
+
+
+def test_document_hint_restricts_the_lookup(corpus: Corpus) -> None:
+    ref = parse_reference("指南（二）", corpus.documents)
+    assert ref is not None
+    assert all(c.doc_id == "sichuan-vti-re-guide" for c in resolve(ref, corpus.documents))
+
+
+@pytest.mark.parametrize("query", ["探矿权 续期", "2025年铁精矿缺口", "1：50000矿产地质调查", "钛资源量占全国多少"])
+def test_queries_without_a_clause_number(corpus: Corpus, query: str) -> None:
+    assert parse_reference(query, corpus.documents) is None
+
+
+def test_enumeration_and_remaining_words_are_kept(corpus: Corpus) -> None:
+    ref = parse_reference("第三章第二节（二）三是", corpus.documents)
+    assert ref is not None and ref.enumeration == 3 and ref.rest == ""
+    ref = parse_reference("第三章第二节（二）钒电池", corpus.documents)
+    assert ref is not None and ref.rest == "钒电池"
+
+
+def test_reference_to_nothing_resolves_to_nothing(corpus: Corpus) -> None:
+    ref = parse_reference("指南第九章", corpus.documents)
+    assert ref is not None and resolve(ref, corpus.documents) == []
