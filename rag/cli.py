@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from .clauses import Clause, Document, Node
 from .config import Settings
-from .errors import CitationNotFound, RagError
+from .errors import CitationNotFound, QueryError, RagError
 
 if TYPE_CHECKING:
     from .corpus import Corpus
+    from .retrieve import Hit
 
 
 def clause_record(c: Clause, doc: Document) -> dict[str, Any]:
@@ -120,10 +121,85 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def hit_record(h: Hit) -> dict[str, Any]:
+    """The JSON shape of a search hit."""
+    c = h.clause
+    return {"rank": h.rank, "score": round(h.score, 6), "doc_id": c.doc_id, "doc_title": h.doc_title,
+            "clause_id": c.clause_id, "citation": c.citation, "label": c.label, "path": list(c.path),
+            "text": c.text, "via": h.via, "dense": round(h.dense, 4), "lexical": round(h.lexical, 4)}
+
+
+def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    from .runtime import setup
+
+    print(setup(settings))
+    return 0
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from .runtime import build, provision_model
+
+    provision_model(settings)
+    t = time.perf_counter()
+    index = build(settings)
+    print(f"索引已构建：{index.folder}（{index.meta.clauses} 个条款，{index.meta.count} 个分块，"
+          f"模型 {index.meta.model}，用时 {time.perf_counter() - t:.1f} 秒）")
+    return 0
+
+
+def _queries(args: argparse.Namespace) -> list[str]:
+    if args.batch:
+        from pathlib import Path
+
+        path = Path(args.batch)
+        try:
+            return path.read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise QueryError(f"无法读取批量查询文件 {path}：{exc}") from None
+    if args.query is None:
+        raise QueryError("请给出查询，或用 --batch FILE 指定每行一个查询的文件")
+    return [args.query]
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from .retrieve import search
+    from .runtime import load_runtime
+
+    queries = _queries(args)
+    rt = load_runtime(settings)
+    failed = 0
+    for lineno, q in enumerate(queries, start=1):
+        try:
+            hits = search(rt.index, rt.embedder, q, k=args.k, doc=args.doc, scope=args.scope)
+        except QueryError as exc:
+            if not args.batch:
+                raise
+            failed += 1
+            print(f"第{lineno}行：{exc}", file=sys.stderr)
+            hits = []
+        if args.json:
+            print(json.dumps([hit_record(h) for h in hits], ensure_ascii=False, indent=None if args.batch else 1))
+            continue
+        if args.batch:
+            print(f"# {q}")
+        if not hits:
+            print("没有找到相关条款。可以换用文件中的说法，或去掉文件/章节筛选。")
+        for h in hits:
+            text = h.clause.text.replace("\n", " ")
+            print(f"{h.rank}. {h.clause.citation}  [{h.clause.clause_id}]  ({h.via} {h.score:.4f})")
+            print(f"   {text[:120]}{'…' if len(text) > 120 else ''}")
+    return 1 if failed and failed == len(queries) else 0
+
+
 _EXAMPLES = {
     "tree": "示例：python -m rag tree --doc sichuan-vti-re-guide",
     "clauses": "示例：python -m rag clauses --json > clauses.json",
     "show": '示例：python -m rag show "指南 第三章第二节（二）"',
+    "setup": "示例：python -m rag setup",
+    "build": "示例：RAG_MODEL_DIR=/path/to/bge-small-zh python -m rag build",
+    "search": '示例：python -m rag search "探矿权 续期" --k 5 --json',
 }
 
 
@@ -149,6 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("show", "按条款ID或引用（如“指南 第三章第二节（二）”）显示条款", cmd_show)
     p.add_argument("ref", help="条款ID或引用")
     p.add_argument("--json", action="store_true", help="输出JSON")
+    add("setup", "准备运行环境：转换内置嵌入模型，索引缺失或过期时重建", cmd_setup)
+    add("build", "（重新）构建检索索引", cmd_build)
+    p = add("search", "检索条款（关键词、问题或条款编号）", cmd_search)
+    p.add_argument("query", nargs="?", help="查询，例如“探矿权 续期”或“第三章第二节（二）”")
+    p.add_argument("--k", type=int, default=5, help="返回条数（默认5）")
+    p.add_argument("--doc", help="只检索这个文档ID")
+    p.add_argument("--scope", help="只检索这个章节范围，例如“第三章”")
+    p.add_argument("--batch", metavar="FILE", help="每行一个查询；模型和索引只加载一次")
+    p.add_argument("--json", action="store_true", help="输出JSON（--batch 时每行一个JSON列表）")
     return parser
 
 

@@ -1,0 +1,162 @@
+"""query -> list[Hit]: clause-number lookup first, then dense + BM25 rankings fused.
+
+Fusion is reciprocal rank fusion over clauses (a clause scores as its best chunk in each
+ranking): score = w_dense / (k + rank_dense) + w_lexical / (k + rank_lexical). Its parameters
+were tuned on the evaluation questions (evaluation/tune.py), not guessed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+
+from .citations import parse_reference, resolve
+from .clauses import Clause
+from .embed import Embedder
+from .errors import QueryError
+from .index import ClauseIndex
+
+MAX_QUERY_CHARS = 500
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+_SEARCHABLE = re.compile(r"[\w\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    """Fusion settings (tuned on the QA set; see README)."""
+
+    rrf_k: float = 60.0
+    w_dense: float = 1.0
+    w_lexical: float = 1.0
+    candidates: int = 50       # chunks taken from each ranking before fusion
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved clause."""
+
+    clause: Clause
+    doc_title: str
+    score: float               # fused score (clause-number matches rank above every fused score)
+    rank: int                  # 1-based
+    dense: float               # cosine of the clause's best chunk (0.0 when not among candidates)
+    lexical: float             # BM25 of the clause's best chunk
+    via: str                   # "clause-number" | "hybrid" | "dense" | "lexical"
+
+
+def clean_query(query: str) -> str:
+    """Strip control characters and surrounding space; refuse what cannot be searched."""
+    q = _CONTROL.sub(" ", unicodedata.normalize("NFC", query or "")).strip()
+    if not q:
+        raise QueryError("查询为空：请输入问题或关键词")
+    if len(q) > MAX_QUERY_CHARS:
+        raise QueryError(f"查询过长（{len(q)} 字）：请缩短到 {MAX_QUERY_CHARS} 字以内")
+    if not _SEARCHABLE.search(q):
+        raise QueryError("查询中没有可检索的文字（只有标点或符号）")
+    return q
+
+
+def allowed_clauses(index: ClauseIndex, doc: str | None = None, scope: str | None = None) -> np.ndarray:
+    """Boolean mask over index.clauses for a document filter and a 章/节/部分 scope."""
+    mask = np.ones(len(index.clauses), dtype=bool)
+    if doc:
+        index.corpus.document(doc)  # raises, naming the documents there are
+        mask &= np.array([c.doc_id == doc for c in index.clauses])
+    if scope:
+        docs = [index.corpus.document(doc)] if doc else list(index.corpus.documents)
+        ref = parse_reference(scope, docs)
+        if ref is None:
+            raise QueryError(f"无法识别的范围：{scope}（例如：第三章、第三章第二节、二、）")
+        inside = {c.clause_id for c in resolve(ref, docs)}
+        if not inside:
+            raise QueryError(f"范围“{scope}”在所选文件中不存在")
+        mask &= np.array([c.clause_id in inside for c in index.clauses])
+    return mask
+
+
+def search(index: ClauseIndex, embedder: Embedder, query: str, k: int = 5, doc: str | None = None,
+           scope: str | None = None, params: RetrievalParams | None = None, mode: str = "hybrid") -> list[Hit]:
+    """The k best clauses for a query. mode: "hybrid" (default), "dense" or "lexical" (baselines)."""
+    p = params or RetrievalParams()
+    q = clean_query(query)
+    if k < 1:
+        raise QueryError("k 必须是正整数")
+    mask = allowed_clauses(index, doc, scope)
+    routed = _route(index, q, mask) if mode == "hybrid" else []
+    dense, lexical = _clause_scores(index, embedder, q, mask, p, mode)
+    fused = _fuse(dense, lexical, mask, p, mode)
+    routed_set = set(routed)
+    order = routed + [int(i) for i in np.argsort(-fused, kind="stable") if int(i) not in routed_set]
+    hits: list[Hit] = []
+    top = float(np.max(fused)) if len(fused) else 0.0
+    for i in order:
+        if len(hits) >= k:
+            break
+        via = "clause-number" if i in routed else mode
+        if via != "clause-number" and (not mask[i] or fused[i] <= 0):
+            continue
+        score = top + 1.0 + (len(routed) - routed.index(i)) * 1e-3 if via == "clause-number" else float(fused[i])
+        c = index.clauses[i]
+        hits.append(Hit(c, index.corpus.document(c.doc_id).title, score, len(hits) + 1,
+                        float(max(dense[i], 0.0)), float(max(lexical[i], 0.0)), via))
+    return hits
+
+
+def _route(index: ClauseIndex, q: str, mask: np.ndarray) -> list[int]:
+    """Clauses named by number in the query, in document order."""
+    ref = parse_reference(q, index.corpus.documents)
+    if ref is None:
+        return []
+    position = {c.clause_id: i for i, c in enumerate(index.clauses)}
+    return [position[c.clause_id] for c in resolve(ref, index.corpus.documents) if mask[position[c.clause_id]]]
+
+
+def _clause_scores(index: ClauseIndex, embedder: Embedder, q: str, mask: np.ndarray, p: RetrievalParams,
+                   mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-clause best-chunk scores: (dense cosine, BM25); -inf where not a candidate."""
+    n = len(index.clauses)
+    dense = np.full(n, -np.inf, dtype=np.float64)
+    lexical = np.full(n, -np.inf, dtype=np.float64)
+    chunk_ok = mask[index.chunk_clause]
+    if mode in ("hybrid", "dense"):
+        vec = embedder.encode_queries([q])
+        want = min(index.meta.count, max(p.candidates, 1) * (1 if chunk_ok.all() else 4))
+        scores, rows = index.faiss_index.search(vec, want)
+        for s, r in zip(scores[0], rows[0], strict=True):
+            if r >= 0 and chunk_ok[r]:
+                ci = index.chunk_clause[r]
+                dense[ci] = max(dense[ci], float(s))
+    if mode in ("hybrid", "lexical"):
+        tokens = index.tokenizer.tokens(q)
+        if tokens:
+            bm = index.bm25.get_scores(tokens)
+            bm = np.where(chunk_ok, bm, 0.0)
+            top = np.argsort(-bm, kind="stable")[: p.candidates]
+            for r in top:
+                if bm[r] > 0:
+                    ci = index.chunk_clause[r]
+                    lexical[ci] = max(lexical[ci], float(bm[r]))
+    return dense, lexical
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of each finite score (ties share the better rank); inf where -inf."""
+    ranks = np.full(len(scores), np.inf)
+    finite = np.isfinite(scores)
+    order = np.argsort(-np.where(finite, scores, -np.inf), kind="stable")
+    for r, i in enumerate(order[: int(finite.sum())], start=1):
+        ranks[i] = r
+    return ranks
+
+
+def _fuse(dense: np.ndarray, lexical: np.ndarray, mask: np.ndarray, p: RetrievalParams, mode: str) -> np.ndarray:
+    if mode == "dense":
+        fused = np.where(np.isfinite(dense), dense + 1.0, 0.0)
+    elif mode == "lexical":
+        fused = np.where(np.isfinite(lexical), lexical, 0.0)
+    else:
+        fused = p.w_dense / (p.rrf_k + _ranks(dense)) + p.w_lexical / (p.rrf_k + _ranks(lexical))
+    return np.where(mask, fused, 0.0)

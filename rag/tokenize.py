@@ -1,0 +1,109 @@
+"""Lexical tokens for BM25: jieba with a user dictionary mined from the corpus itself.
+
+jieba's general dictionary cuts domain terms apart (钒钛磁铁矿 -> 钒钛/磁铁矿, 探矿权 -> 探矿/权).
+The corpus tells us its own terms: strings that recur across clauses and that stand as a unit
+(several different characters appear before and after them; they are not mostly part of a
+longer recurring string), plus terms the documents put in quotes (“订单式”). Those go into a
+private `jieba.Tokenizer` (never the global one). Search-mode cutting then emits the whole term
+and its dictionary sub-words, so "钒钛" still matches "钒钛磁铁矿".
+
+Numbers are kept whole ("75.34%", "655", "2025") so that figures in a query match exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+
+import jieba
+
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+_TOKEN_RUN = re.compile(
+    r"(?P<num>\d+(?:[.,]\d+)*%?)|(?P<en>[A-Za-z][A-Za-z₀-₉0-9]*)|(?P<cjk>[\u3400-\u4dbf\u4e00-\u9fff]+)")
+_QUOTED = re.compile(r"[“\"]([\u4e00-\u9fff]{2,8})[”\"]")
+# Function words and question words that carry no topic; single content characters
+# (钒, 钛, 锂, 磷) are kept on purpose.
+STOPWORDS = frozenset(
+    "的 了 和 与 及 或 是 在 有 对 为 将 把 被 等 个 之 其 并 中 上 下 也 都 就 而 以 于 由 从 向 到 "
+    "吗 呢 吧 啊 么 什么 哪些 哪个 怎么 怎样 如何 多少 是否 有没有 有何 是不是 要求 请问 一下 我们 我 你 "
+    "哪里 为什么 应该 需要 可以 能否 能 会 这 那 这个 那个 这些 那些 一 二 三 方面 相关 有关 关于 "
+    "政策 规定 文件 条款 内容 提到 提出 说 讲".split()
+)
+_MIN_DF = 3          # a term must recur in at least this many clauses
+_MIN_LEN, _MAX_LEN = 3, 6
+
+jieba.setLogLevel(logging.WARNING)
+
+
+def mine_terms(texts: Sequence[str]) -> list[str]:
+    """Recurring, self-contained strings of 3-6 Chinese characters, plus quoted terms.
+
+    A candidate must recur in several clauses, be preceded and followed by varied characters,
+    start and end on jieba's own word boundaries in most of its occurrences (so that "业创新",
+    cut out of 产业创新, is no term), and be cut into two or more words by jieba's dictionary
+    (otherwise jieba knows it already).
+    """
+    base = jieba.Tokenizer()
+    base.initialize()
+    df: Counter[str] = Counter()
+    occurrences: Counter[str] = Counter()
+    aligned: Counter[str] = Counter()
+    left: defaultdict[str, set[str]] = defaultdict(set)
+    right: defaultdict[str, set[str]] = defaultdict(set)
+    for text in texts:
+        seen: set[str] = set()
+        for run_match in _CJK_RUN.finditer(text):
+            run = run_match.group(0)
+            bounds = {0}
+            for w in base.cut(run, HMM=False):
+                bounds.add(max(bounds) + len(w))
+            for n in range(_MIN_LEN, _MAX_LEN + 1):
+                for i in range(len(run) - n + 1):
+                    g = run[i:i + n]
+                    seen.add(g)
+                    occurrences[g] += 1
+                    aligned[g] += i in bounds and i + n in bounds
+                    left[g].add(run[i - 1] if i else "^")
+                    right[g].add(run[i + n] if i + n < len(run) else "$")
+        df.update(seen)
+    terms = set()
+    for g, count in df.items():
+        if count < _MIN_DF or aligned[g] < 0.5 * occurrences[g]:
+            continue
+        if len(left[g]) < 2 or len(right[g]) < 2:
+            continue  # always preceded or followed by the same character: a fragment
+        if g[0] in STOPWORDS or g[-1] in STOPWORDS or len(list(base.cut(g, HMM=False))) < 2:
+            continue
+        terms.add(g)
+    for text in texts:
+        terms.update(_QUOTED.findall(text))
+    return sorted(terms)
+
+
+class Tokenizer:
+    """Turns text into BM25 tokens with a private jieba dictionary."""
+
+    def __init__(self, terms: Iterable[str] = ()) -> None:
+        self.terms = tuple(sorted(set(terms)))
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        for t in self.terms:
+            self._jieba.add_word(t)
+
+    def tokens(self, text: str) -> list[str]:
+        """BM25 tokens: search-mode jieba words, whole numbers, lower-cased Latin words."""
+        out: list[str] = []
+        for m in _TOKEN_RUN.finditer(text):
+            if m.group("num"):
+                num = m.group("num").replace(",", "")
+                out.append(num)
+                if num.endswith("%"):
+                    out.append(num[:-1])
+            elif m.group("en"):
+                out.append(m.group("en").lower())
+            else:
+                out.extend(w for w in self._jieba.cut_for_search(m.group("cjk"), HMM=False)
+                           if w not in STOPWORDS)
+        return out

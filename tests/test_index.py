@@ -1,0 +1,163 @@
+"""Index build / save / load, and every way a damaged or stale index is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.config import ROOT
+from rag.corpus import Corpus, load_corpus
+from rag.errors import IndexMismatch, QueryError
+from rag.index import build_index, load_index
+from rag.retrieve import search
+
+from .fakes import BigramEmbedder
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, corpus: Corpus) -> Path:
+    folder = tmp_path_factory.mktemp("idx") / "default"
+    build_index(corpus, BigramEmbedder(), folder)
+    return folder
+
+
+@pytest.fixture
+def copy(built: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "default"
+    shutil.copytree(built, folder)
+    return folder
+
+
+def test_folder_is_readable_and_consistent(built: Path, corpus: Corpus) -> None:
+    meta = json.loads((built / "meta.json").read_text(encoding="utf-8"))
+    lines = (built / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+    assert meta["count"] == len(lines) and meta["clauses"] == len(corpus.clauses) == 75
+    assert meta["model"] == "fake-bigram-256" and meta["dim"] == 256 and meta["faiss_type"] == "flat"
+    assert meta["corpus_sha256"] == corpus.sha256
+    assert "钒钛" in lines[30]  # ensure_ascii=False: a person can read it
+    assert "钒钛磁铁矿" in (built / "terms.txt").read_text(encoding="utf-8").split()
+
+
+def test_round_trip_gives_the_same_hits(built: Path, corpus: Corpus, tmp_path: Path) -> None:
+    emb = BigramEmbedder()
+    first = load_index(built, corpus, emb)
+    again = tmp_path / "again"
+    build_index(corpus, emb, again)
+    second = load_index(again, corpus, emb)
+    for q in ["探矿权 续期", "钛资源量占全国多少", "稀土冶炼分离", "（十五）"]:
+        a = [(h.clause.clause_id, round(h.score, 9)) for h in search(first, emb, q, k=5)]
+        b = [(h.clause.clause_id, round(h.score, 9)) for h in search(second, emb, q, k=5)]
+        assert a == b
+
+
+def test_clause_number_router_puts_the_named_clause_first(built: Path, corpus: Corpus) -> None:
+    emb = BigramEmbedder()
+    idx = load_index(built, corpus, emb)
+    for q, cid in [("第三章第二节（二）", "sichuan-vti-re-guide:ch3.sec2.it2"),
+                   ("若干意见第十五条", "sichuan-mining-opinions-2025:pt5.it15"),
+                   ("第15条", "sichuan-mining-opinions-2025:pt5.it15"),
+                   ("指南第一章第一节第一条", "sichuan-vti-re-guide:ch1.sec1.it1")]:
+        hits = search(idx, emb, q, k=3)
+        assert hits[0].clause.clause_id == cid and hits[0].via == "clause-number"
+
+
+def test_filters_by_document_and_scope(built: Path, corpus: Corpus) -> None:
+    emb = BigramEmbedder()
+    idx = load_index(built, corpus, emb)
+    hits = search(idx, emb, "稀土", k=10, doc="sichuan-mining-opinions-2025")
+    assert hits and all(h.clause.doc_id == "sichuan-mining-opinions-2025" for h in hits)
+    hits = search(idx, emb, "稀土", k=10, doc="sichuan-vti-re-guide", scope="第三章")
+    assert hits and all(h.clause.keys[0] == ("ch", 3) for h in hits)
+    with pytest.raises(Exception, match="no document with id 'nope'"):
+        search(idx, emb, "稀土", doc="nope")
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("", "查询为空"), ("   \t\n", "查询为空"), ("钒" * 10_000, "查询过长"), ("？？！！。。", "没有可检索的文字"),
+    ("\x00\x01\x02", "查询为空")])
+def test_bad_queries_are_refused_with_a_reason(built: Path, corpus: Corpus, query: str, message: str) -> None:
+    emb = BigramEmbedder()
+    idx = load_index(built, corpus, emb)
+    with pytest.raises(QueryError, match=message):
+        search(idx, emb, query)
+
+
+def test_control_characters_and_english_only_still_search(built: Path, corpus: Corpus) -> None:
+    emb = BigramEmbedder()
+    idx = load_index(built, corpus, emb)
+    assert search(idx, emb, "探矿权\x00续期\x07")[0].clause.citation == "《若干意见》（六）"
+    assert search(idx, emb, "CCUS")[0].clause.citation == "《指南》第三章第五节（一）"
+
+
+def test_numbers_match_exactly(built: Path, corpus: Corpus) -> None:
+    emb = BigramEmbedder()
+    idx = load_index(built, corpus, emb)
+    assert search(idx, emb, "655万吨")[0].clause.citation == "《指南》第一章第二节（三）"
+    assert search(idx, emb, "75.34%")[0].clause.citation == "《指南》第一章第一节（一）"
+
+
+def test_missing_folder(tmp_path: Path, corpus: Corpus) -> None:
+    with pytest.raises(IndexMismatch, match=r"索引目录不存在.*python -m rag build"):
+        load_index(tmp_path / "nothing", corpus, BigramEmbedder())
+
+
+def test_truncated_faiss_file(copy: Path, corpus: Corpus) -> None:
+    data = (copy / "index.faiss").read_bytes()
+    (copy / "index.faiss").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexMismatch, match=r"index\.faiss 与 meta\.json 记录的校验和不符.*rag build"):
+        load_index(copy, corpus, BigramEmbedder())
+
+
+def test_clause_file_missing_a_line(copy: Path, corpus: Corpus) -> None:
+    lines = (copy / "chunks.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (copy / "chunks.jsonl").write_text("".join(lines[:-1]), encoding="utf-8")
+    with pytest.raises(IndexMismatch, match=r"chunks\.jsonl"):
+        load_index(copy, corpus, BigramEmbedder())
+
+
+def test_manifest_from_another_model(copy: Path, corpus: Corpus) -> None:
+    with pytest.raises(IndexMismatch, match="索引由模型 fake-bigram-256 构建，当前模型为 other"):
+        load_index(copy, corpus, BigramEmbedder(model_id="other"))
+
+
+def test_index_of_another_corpus(copy: Path, corpus: Corpus, tmp_path: Path) -> None:
+    other = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", other)
+    guide = other / "docs" / "sichuan-vti-re-guide.txt"
+    guide.write_text(guide.read_text(encoding="utf-8").replace("75.34%", "76.34%"), encoding="utf-8")
+    with pytest.raises(IndexMismatch, match="索引建于另一版本的语料"):
+        load_index(copy, load_corpus(other), BigramEmbedder())
+
+
+def test_interrupted_build_leaves_no_usable_index(copy: Path, corpus: Corpus) -> None:
+    (copy / "meta.json").unlink()  # a build that stopped before its last write
+    with pytest.raises(IndexMismatch, match="上次构建未完成"):
+        load_index(copy, corpus, BigramEmbedder())
+
+
+def test_failed_rebuild_keeps_the_old_index(copy: Path, corpus: Corpus) -> None:
+    class Exploding(BigramEmbedder):
+        def encode_passages(self, texts):  # type: ignore[no-untyped-def]
+            raise RuntimeError("disk full")
+
+    before = {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()}
+    with pytest.raises(RuntimeError, match="disk full"):
+        build_index(corpus, Exploding(), copy)
+    assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()} == before
+    assert load_index(copy, corpus, BigramEmbedder()).meta.count > 0
+    assert not [p for p in copy.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_large_corpus_switches_to_hnsw(tmp_path: Path, corpus: Corpus) -> None:
+    folder = tmp_path / "hnsw"
+    build_index(corpus, BigramEmbedder(), folder, hnsw_above=10)
+    idx = load_index(folder, corpus, BigramEmbedder())
+    assert idx.meta.faiss_type == "hnsw"
+    assert search(idx, BigramEmbedder(), "探矿权 续期")[0].clause.citation == "《若干意见》（六）"
+    assert isinstance(idx.chunk_clause, np.ndarray)
