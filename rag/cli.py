@@ -16,6 +16,7 @@ from .config import Settings
 from .errors import CitationNotFound, QueryError, RagError
 
 if TYPE_CHECKING:
+    from .answer import Answer
     from .corpus import Corpus
     from .retrieve import Hit
 
@@ -193,6 +194,70 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed and failed == len(queries) else 0
 
 
+def answer_record(a: Answer) -> dict[str, Any]:
+    """The JSON shape of an answer: {answer, citations, abstained, ...}."""
+    return {
+        "question": a.question, "resolved_question": a.resolved_question, "answer": a.text,
+        "citations": [{"marker": i, **hit_record(h)} for i, h in enumerate(a.citations, start=1)],
+        "abstained": a.abstained, "related": [hit_record(h) for h in a.related],
+        "mode": a.mode, "notes": list(a.notes),
+        "evidence": None if a.evidence is None else vars(a.evidence),
+    }
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .ask import Asker
+    from .generate import llm_from_env
+    from .runtime import load_runtime
+
+    questions = _queries(args)
+    asker = Asker(load_runtime(settings), llm=llm_from_env())
+    failed = 0
+    for lineno, q in enumerate(questions, start=1):
+        try:
+            a = asker.ask(q, doc=args.doc)
+        except QueryError as exc:
+            if not args.batch:
+                raise
+            failed += 1
+            print(f"第{lineno}行：{exc}", file=sys.stderr)
+            print(json.dumps({"question": q, "error": str(exc), "answer": "", "citations": [], "abstained": True},
+                             ensure_ascii=False) if args.json else f"# {q}\n错误：{exc}")
+            continue
+        if args.json:
+            print(json.dumps(answer_record(a), ensure_ascii=False, indent=None if args.batch else 1))
+            continue
+        if args.batch:
+            print(f"# {q}")
+        print(a.text)
+        for note in a.notes:
+            print(f"（注：{note}）")
+        for i, h in enumerate(a.citations, start=1):
+            print(f"\n[{i}] {h.clause.citation}\n{h.clause.text}")
+        print()
+    return 1 if failed and failed == len(questions) else 0
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from .report import check_thresholds, run_evaluation, summary_table, write_report
+    from .runtime import load_runtime
+
+    report = run_evaluation(load_runtime(settings), Path(args.qa))
+    paths = write_report(report, Path(args.out))
+    print(summary_table(report))
+    print()
+    print("answers:", json.dumps(report["answers"]["all"], ensure_ascii=False))
+    print("written:", ", ".join(str(p) for p in paths))
+    if args.check:
+        failures = check_thresholds(report, json.loads(Path(args.check).read_text(encoding="utf-8")))
+        for f in failures:
+            print(f"低于门槛：{f}", file=sys.stderr)
+        return 1 if failures else 0
+    return 0
+
+
 _EXAMPLES = {
     "tree": "示例：python -m rag tree --doc sichuan-vti-re-guide",
     "clauses": "示例：python -m rag clauses --json > clauses.json",
@@ -200,6 +265,8 @@ _EXAMPLES = {
     "setup": "示例：python -m rag setup",
     "build": "示例：RAG_MODEL_DIR=/path/to/bge-small-zh python -m rag build",
     "search": '示例：python -m rag search "探矿权 续期" --k 5 --json',
+    "ask": '示例：python -m rag ask "钒电池储能有什么支持政策？" --json',
+    "evaluate": "示例：python -m rag evaluate --check evaluation/thresholds.json",
 }
 
 
@@ -234,6 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scope", help="只检索这个章节范围，例如“第三章”")
     p.add_argument("--batch", metavar="FILE", help="每行一个查询；模型和索引只加载一次")
     p.add_argument("--json", action="store_true", help="输出JSON（--batch 时每行一个JSON列表）")
+    p = add("ask", "提问并得到带条款引用的回答（文件未涉及时明确说明）", cmd_ask)
+    p.add_argument("query", nargs="?", help="问题")
+    p.add_argument("--doc", help="只在这个文档ID中回答")
+    p.add_argument("--batch", metavar="FILE", help="每行一个问题；模型和索引只加载一次")
+    p.add_argument("--json", action="store_true", help="输出JSON：{answer, citations, abstained}")
+    p = add("evaluate", "在问答评测集上评测检索与回答，写出报告", cmd_evaluate)
+    p.add_argument("--qa", default=str(Settings().corpus_dir.parent / "evaluation" / "qa"), help="评测集目录")
+    p.add_argument("--out", default=str(Settings().corpus_dir.parent / "evaluation"), help="报告输出目录")
+    p.add_argument("--check", metavar="THRESHOLDS", help="低于门槛文件中的指标时以非零状态退出")
     return parser
 
 

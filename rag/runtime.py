@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .config import Settings
 from .corpus import Corpus, load_corpus
-from .embed import Embedder, SentenceTransformerEmbedder
+from .embed import Embedder, SentenceTransformerEmbedder, load_embedder
 from .errors import IndexMismatch
 from .index import ClauseIndex, build_index, check_index, load_index
 from .provision import ensure_model, model_id
@@ -59,5 +59,5 @@ def load_runtime(settings: Settings) -> Runtime:
     """Load corpus, model and index, verifying that they belong together."""
     corpus = load_corpus(settings.corpus_dir)
     check_index(settings.index_dir, corpus, model_id(settings.model_dir))  # fail fast, before the model
-    embedder = SentenceTransformerEmbedder(settings.model_dir, settings)
+    embedder = load_embedder(settings)
     return Runtime(settings, corpus, embedder, load_index(settings.index_dir, corpus, embedder))

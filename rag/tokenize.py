@@ -92,6 +92,10 @@ class Tokenizer:
         for t in self.terms:
             self._jieba.add_word(t)
 
+    def words(self, text: str) -> list[str]:
+        """Plain jieba words (not search mode), for rewriting questions."""
+        return [w for w in self._jieba.cut(text, HMM=False) if w.strip()]
+
     def tokens(self, text: str) -> list[str]:
         """BM25 tokens: search-mode jieba words, whole numbers, lower-cased Latin words."""
         out: list[str] = []

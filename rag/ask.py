@@ -1,0 +1,43 @@
+"""question (+ conversation) -> Answer: the one function behind `ask`, the batch CLI and the web app."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from .answer import Answer, AnswerParams, Weights, compose_answer
+from .dialogue import resolve_followup
+from .retrieve import RetrievalParams, search
+from .runtime import Runtime
+
+
+@dataclass(frozen=True)
+class AskSettings:
+    """How questions are answered."""
+
+    k: int = 5
+    retrieval: RetrievalParams = field(default_factory=RetrievalParams)
+    answer: AnswerParams = field(default_factory=AnswerParams)
+
+
+class Asker:
+    """Holds what answering needs beyond the runtime (IDF weights; the optional LLM)."""
+
+    def __init__(self, runtime: Runtime, settings: AskSettings | None = None, llm: object | None = None) -> None:
+        self.runtime = runtime
+        self.settings = settings or AskSettings()
+        self.weights = Weights(runtime.index)
+        self.llm = llm
+
+    def ask(self, question: str, history: Sequence[str] = (), doc: str | None = None) -> Answer:
+        """Answer a question; `history` holds the earlier questions of the conversation, oldest first."""
+        rt = self.runtime
+        resolved = resolve_followup(question, history, rt.index.tokenizer, rt.embedder)
+        hits = search(rt.index, rt.embedder, resolved, k=self.settings.k, doc=doc, params=self.settings.retrieval)
+        answer = compose_answer(resolved, hits, self.weights, self.settings.answer)
+        answer = replace(answer, question=question, resolved_question=resolved, retrieved=tuple(hits))
+        if self.llm is not None and not answer.abstained:
+            from .generate import generate_with_fallback
+
+            answer = generate_with_fallback(self.llm, answer, hits)
+        return answer
