@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from .answer import Answer, AnswerParams, Weights, compose_answer
 from .dialogue import resolve_followup
+from .generate import LLMConfig, generate_with_fallback
 from .retrieve import RetrievalParams, search
 from .runtime import Runtime
 
@@ -23,7 +24,7 @@ class AskSettings:
 class Asker:
     """Holds what answering needs beyond the runtime (IDF weights; the optional LLM)."""
 
-    def __init__(self, runtime: Runtime, settings: AskSettings | None = None, llm: object | None = None) -> None:
+    def __init__(self, runtime: Runtime, settings: AskSettings | None = None, llm: LLMConfig | None = None) -> None:
         self.runtime = runtime
         self.settings = settings or AskSettings()
         self.weights = Weights(runtime.index)
@@ -37,7 +38,5 @@ class Asker:
         answer = compose_answer(resolved, hits, self.weights, self.settings.answer)
         answer = replace(answer, question=question, resolved_question=resolved, retrieved=tuple(hits))
         if self.llm is not None and not answer.abstained:
-            from .generate import generate_with_fallback
-
             answer = generate_with_fallback(self.llm, answer, hits)
         return answer

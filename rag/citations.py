@@ -21,6 +21,7 @@ _TOKEN = re.compile(
     rf"|(?<![\d.])(?P<k4>\d{{1,3}})[.．](?![\d])"
     rf"|(?P<k5>[{CN_NUM}]{{1,3}})是"
     rf"|(?<![{CN_NUM}])(?P<k6>[{CN_NUM}]{{1,3}})、"
+    r"|(?P<pre>序言|前言|引言|导语)"
 )
 _UNIT_CODE = {"编": "vol", "章": "ch", "节": "sec", "条": "art", "款": "para", "段": "para",
               "部分": "pt", "项": "it"}
@@ -60,6 +61,8 @@ def parse_reference(query: str, documents: Sequence[Document]) -> Reference | No
                 enumeration = cn_to_int(m.group("k5"))
             elif m.group("k6"):
                 keys.append(("pt", cn_to_int(m.group("k6"))))
+            elif m.group("pre"):
+                keys.append(("preamble", 1))
         except ValueError:
             continue
     if not keys:
@@ -84,6 +87,16 @@ def _doc_hint(text: str, documents: Sequence[Document]) -> str:
             if name and (name in bare or (len(bare) >= 2 and bare in name)):
                 return name if name in bare else bare
     return ""
+
+
+def mentioned_documents(query: str, documents: Sequence[Document]) -> list[Document]:
+    """Documents a question names in passing: "指南有没有…", "这份若干意见…", a 文号."""
+    found = []
+    for d in documents:
+        names = [d.meta.short_title.strip("《》"), d.meta.title, d.doc_number]
+        if any(len(n) >= 2 and n in query for n in names if n):
+            found.append(d)
+    return found
 
 
 def documents_named(hint: str, documents: Sequence[Document]) -> list[Document]:

@@ -35,7 +35,7 @@ from .embed import Embedder
 from .errors import IndexMismatch
 from .tokenize import Tokenizer, mine_terms
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: BM25 tokens include character bigrams
 REBUILD = "请运行 `python -m rag build` 重建索引"
 # Exact search is fast below this many chunks; above it an HNSW graph keeps latency flat.
 HNSW_ABOVE = 20_000

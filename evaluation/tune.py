@@ -1,0 +1,134 @@
+"""Tune fusion and abstention on the dev split of the QA set; report the test split untouched.
+
+    .venv/bin/python evaluation/tune.py            # prints the grids and the chosen settings
+
+Per question the dense and BM25 clause scores are computed once; each setting is then only a
+numpy re-fusion, so the grids are cheap. The chosen values are written into the defaults of
+rag.retrieve.RetrievalParams and rag.answer.AnswerParams by hand, with the figures in the README.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rag.answer import AnswerParams, Weights, evidence, should_abstain
+from rag.config import Settings
+from rag.evaluate import QAItem, load_qa, retrieval_metrics
+from rag.retrieve import (
+    RetrievalParams,
+    _clause_scores,
+    _fuse,
+    _route,
+    allowed_clauses,
+    named_document_bonus,
+    search,
+)
+from rag.runtime import Runtime, load_runtime
+
+QA = Path(__file__).resolve().parent / "qa"
+
+
+def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
+    """Grid over RRF k, the dense weight and the candidate depth; best dev MRR@10 wins."""
+    answerable = [it for it in items if it.answerable]
+    cache = {}
+    for it in answerable:
+        mask = allowed_clauses(rt.index)
+        wide = RetrievalParams(candidates=200)
+        dense, lexical = _clause_scores(rt.index, rt.embedder, it.question, mask, wide, "hybrid")
+        named = named_document_bonus(rt.index, it.question, RetrievalParams(w_named_doc=1.0, rrf_k=0.0))
+        cache[it.qid] = (_route(rt.index, it.question, mask), dense, lexical, mask, named)
+    ids = [c.clause_id for c in rt.index.clauses]
+
+    def runs_for(p: RetrievalParams) -> dict[str, list[str]]:
+        runs = {}
+        for qid, (routed, dense, lexical, mask, named) in cache.items():
+            # emulate the candidate cut: only the top `candidates` of each ranking take part
+            d = np.where(dense >= np.sort(dense)[-min(p.candidates, len(dense))], dense, -np.inf)
+            lex_cut = np.sort(lexical[np.isfinite(lexical)])
+            floor = lex_cut[-min(p.candidates, len(lex_cut))] if len(lex_cut) else np.inf
+            lx = np.where(lexical >= floor, lexical, -np.inf)
+            fused = _fuse(d, lx, mask, p, "hybrid") + named * p.w_named_doc / (p.rrf_k + 1)
+            order = routed + [int(i) for i in np.argsort(-fused, kind="stable") if int(i) not in set(routed)]
+            runs[qid] = [ids[i] for i in order[:10]]
+        return runs
+
+    dev = [it for it in answerable if it.split == "dev"]
+    test = [it for it in answerable if it.split == "test"]
+    rows = []
+    for k, wd, cand, wn in itertools.product([2, 5, 10, 20, 40, 60], [0.6, 0.8, 1.0, 1.2, 1.5], [20, 50],
+                                             [0.0, 0.5, 1.0]):
+        p = RetrievalParams(rrf_k=k, w_dense=wd, w_lexical=1.0, candidates=cand, w_named_doc=wn)
+        runs = runs_for(p)
+        rows.append((retrieval_metrics(dev, runs), retrieval_metrics(test, runs), p))
+    rows.sort(key=lambda r: (r[0]["mrr@10"], r[0]["hit@1"]), reverse=True)
+    print("rrf_k w_dense cand w_doc | dev hit@1 mrr@10 recall@5 | test hit@1 mrr@10 recall@5")
+    for d, t, p in rows[:12]:
+        print(f"{p.rrf_k:5.0f} {p.w_dense:7.1f} {p.candidates:4d} {p.w_named_doc:5.1f} | "
+              f"{d['hit@1']:.3f} {d['mrr@10']:.3f} {d['recall@5']:.3f}"
+              f" | {t['hit@1']:.3f} {t['mrr@10']:.3f} {t['recall@5']:.3f}")
+    default = RetrievalParams()
+    d, t = retrieval_metrics(dev, runs_for(default)), retrieval_metrics(test, runs_for(default))
+    print(f"current defaults {default}: dev mrr@10 {d['mrr@10']:.3f} hit@1 {d['hit@1']:.3f} | "
+          f"test mrr@10 {t['mrr@10']:.3f} hit@1 {t['hit@1']:.3f}")
+    return rows[0][2]
+
+
+def abstention_grid(rt: Runtime, items: list[QAItem], params: RetrievalParams) -> AnswerParams:
+    """Grid over the abstention thresholds on dev: most unanswerable questions caught while at most 5% of
+    answerable ones abstain."""
+    weights = Weights(rt.index)
+    feats = []
+    for it in items:
+        hits = search(rt.index, rt.embedder, it.question, k=5, params=params)
+        feats.append((it, evidence(it.question, hits, weights)))
+    rows = []
+    for cov, dense, fig in itertools.product(np.arange(0.0, 0.45, 0.05), np.arange(0.84, 0.90, 0.002), [0.3, 0.5, 0.7]):
+        p = AnswerParams(min_coverage=round(float(cov), 3), min_dense=round(float(dense), 3), figure_support=fig)
+        stats = {}
+        for split in ("dev", "test"):
+            group = [(it, ev) for it, ev in feats if it.split == split]
+            neg = [ev for it, ev in group if not it.answerable]
+            pos = [ev for it, ev in group if it.answerable]
+            stats[split] = (sum(should_abstain(ev, p) for ev in neg) / max(len(neg), 1),
+                            sum(should_abstain(ev, p) for ev in pos) / max(len(pos), 1))
+        if stats["dev"][1] <= 0.05:
+            rows.append(((stats["dev"][0], -stats["dev"][1]), p, stats))
+    rows.sort(key=lambda r: r[0], reverse=True)
+    print("\nabstention: min_coverage min_dense figure_support | dev recall answerable-abstained | test ...")
+    for _, p, st in rows[:10]:
+        print(f"  {p.min_coverage:.2f} {p.min_dense:.3f} {p.figure_support:.1f} | {st['dev'][0]:.3f} {st['dev'][1]:.3f}"
+              f" | {st['test'][0]:.3f} {st['test'][1]:.3f}")
+    p = AnswerParams()
+    for split in ("dev", "test"):
+        neg = [should_abstain(ev, p) for it, ev in feats if it.split == split and not it.answerable]
+        pos = [should_abstain(ev, p) for it, ev in feats if it.split == split and it.answerable]
+        print(f"current {split}: abstention recall {np.mean(neg):.3f}, answerable abstained {np.mean(pos):.3f}")
+    print("unanswerable questions still answered with the current settings:")
+    for it, ev in feats:
+        if not it.answerable and not should_abstain(ev, p):
+            print(f"  {it.split} {it.qid} {it.question}  {ev}")
+    print("answerable questions that abstain with the current settings:")
+    for it, ev in feats:
+        if it.answerable and should_abstain(ev, p):
+            print(f"  {it.split} {it.qid} {it.question}  {ev}")
+    return rows[0][1] if rows else p
+
+
+def main() -> None:
+    rt = load_runtime(Settings.from_env())
+    items = load_qa(QA, rt.corpus)
+    params = fusion_grid(rt, items)
+    print(f"\nbest fusion on dev: {params}")
+    abstention_grid(rt, items, replace(params))
+
+
+if __name__ == "__main__":
+    main()
