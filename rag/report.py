@@ -56,8 +56,10 @@ def run_evaluation(rt: Runtime, qa_dir: Path, settings: AskSettings | None = Non
     """Measure every system and the answers on the QA set; return the report as a dict."""
     items = load_qa(qa_dir, rt.corpus)
     report: dict[str, Any] = {"qa": qa_summary(items), "systems": {}, "answers": {}}
+    all_runs: dict[str, dict[str, list[str]]] = {}
     for name, ranker in rankers(rt).items():
         runs, lat = rank_all(items, ranker)
+        all_runs[name] = runs
         entry: dict[str, Any] = {s: retrieval_metrics(_split(items, s), runs) for s in ("all", "dev", "test")}
 
         def metrics(group: Sequence[QAItem], runs: dict[str, list[str]] = runs) -> dict[str, float]:
@@ -83,9 +85,30 @@ def run_evaluation(rt: Runtime, qa_dir: Path, settings: AskSettings | None = Non
                                or answers[it.qid].citations[0].clause.clause_id not in it.gold))
         or (not it.answerable and not answers[it.qid].abstained)
     ]
+    report["baseline_only"] = _baseline_only(items, all_runs, rt)
     report["settings"] = asdict(settings or AskSettings())
     report["generic_windows"] = window_stats(make_windows(rt.corpus))
     return report
+
+
+def _baseline_only(items: Sequence[QAItem], runs: dict[str, dict[str, list[str]]], rt: Runtime) -> list[dict[str, Any]]:
+    """Answerable questions where a baseline's first hit is gold and the pipeline's is not."""
+    cite = {c.clause_id: c.citation for c in rt.corpus.clauses}
+
+    def show(ids: list[str], gold: tuple[str, ...]) -> list[str]:
+        return [cite[i] + ("*" if i in gold else "") for i in ids[:3]]
+
+    out = []
+    for it in items:
+        if not it.answerable:
+            continue
+        ours = runs["hybrid"][it.qid]
+        for name in SYSTEMS[:-1]:
+            theirs = runs[name][it.qid]
+            if theirs and theirs[0] in it.gold and (not ours or ours[0] not in it.gold):
+                out.append({"system": name, "id": it.qid, "type": it.type, "question": it.question,
+                            "pipeline": show(ours, it.gold), "baseline": show(theirs, it.gold)})
+    return out
 
 
 def check_thresholds(report: dict[str, Any], thresholds: dict[str, dict[str, float]]) -> list[str]:
@@ -115,12 +138,23 @@ def write_report(report: dict[str, Any], out: Path) -> list[Path]:
 
 def summary_table(report: dict[str, Any], split: str = "all") -> str:
     """The headline retrieval table in Markdown."""
-    lines = ["| 系统 | " + " | ".join(HEADLINE) + " | p50 ms |", "|---" * (len(HEADLINE) + 2) + "|"]
+    lines = ["| 系统 | " + " | ".join(HEADLINE) + " |", "|---" * (len(HEADLINE) + 1) + "|"]
     for name in SYSTEMS:
         m = report["systems"][name][split]
-        lat = report["systems"][name]["latency"]["p50_ms"]
-        lines.append(f"| {SYSTEM_NAMES[name]} | " + " | ".join(f"{m[k]:.3f}" for k in HEADLINE) + f" | {lat} |")
+        lines.append(f"| {SYSTEM_NAMES[name]} | " + " | ".join(f"{m[k]:.3f}" for k in HEADLINE) + " |")
     return "\n".join(lines)
+
+
+def baseline_wins(report: dict[str, Any]) -> list[str]:
+    """Question types on which a baseline's MRR@10 beats the full pipeline's."""
+    wins = []
+    ours = report["systems"]["hybrid"]["by_type"]
+    for base in SYSTEMS[:-1]:
+        for t, m in report["systems"][base]["by_type"].items():
+            if m["mrr@10"] > ours[t]["mrr@10"]:
+                wins.append(f"{SYSTEM_NAMES[base]} beats the pipeline on {t}: MRR@10 {m['mrr@10']:.3f} vs "
+                            f"{ours[t]['mrr@10']:.3f} (Hit@1 {m['hit@1']:.3f} vs {ours[t]['hit@1']:.3f})")
+    return wins
 
 
 def answers_table(report: dict[str, Any]) -> str:
@@ -150,7 +184,14 @@ def markdown(report: dict[str, Any]) -> str:
             continue
         cells = [report["systems"][s]["by_type"].get(t, {}).get("mrr@10") for s in SYSTEMS]
         parts.append(f"| {t} | " + " | ".join("-" if c is None else f"{c:.3f}" for c in cells) + " |")
-    parts += ["", "## Answers (extractive, no LLM)", "", answers_table(report), "",
+    parts += ["", "## Where a baseline wins", ""]
+    parts += [f"- {w}" for w in baseline_wins(report)] or ["- nowhere"]
+    parts += ["", "Questions a baseline gets right at rank 1 and the pipeline does not (gold marked *):", ""]
+    for d in report.get("baseline_only", []):
+        parts.append(f"- {d['system']} `{d['id']}` ({d['type']}) {d['question']}: pipeline {d['pipeline']}, "
+                     f"{d['system']} {d['baseline']}")
+    parts += [
+              "", "## Answers (extractive, no LLM)", "", answers_table(report), "",
               "## Answer failures", ""]
     for f in report["answers"]["failures"]:
         parts.append(f"- `{f['id']}` ({f['type']}) {f['question']} — gold {f['gold']}, cited {f['cited']}, "
