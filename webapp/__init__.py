@@ -1,0 +1,1 @@
+"""The Gradio front end's pure parts: rendering (render.py) and handlers (handlers.py)."""
