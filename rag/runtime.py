@@ -42,7 +42,8 @@ def setup(settings: Settings) -> str:
         check_index(settings.index_dir, corpus, model_id(settings.model_dir))
         return f"索引已是最新：{settings.index_dir}（{len(corpus.clauses)} 个条款）"
     except IndexMismatch as why:
-        print(f"重建索引：{why}", file=sys.stderr)
+        reason = str(why).split("；")[0]  # the rebuild hint in the message is what happens next anyway
+        print(f"正在重建索引（{reason}）", file=sys.stderr)
     build(settings, corpus)
     return f"索引已构建：{settings.index_dir}（{len(corpus.clauses)} 个条款）"
 

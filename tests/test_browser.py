@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from rag.config import ROOT
+
+from .apphost import running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and os.environ.get("CI"):
@@ -41,53 +38,23 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 TIMEOUT_MS = 30_000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
-class App:
+class AppUnderTest:
     url: str
     feedback: Path
     log: Path
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppUnderTest]:
     """The app on a free port, serving the bundled corpus; always terminated afterwards."""
     tmp = tmp_path_factory.mktemp("app")
-    port = free_port()
-    feedback, log = tmp / "feedback.jsonl", tmp / "app.log"
-    env = {**os.environ, "RAG_FEEDBACK_LOG": str(feedback), "GRADIO_ANALYTICS_ENABLED": "False"}
-    env.pop("RAG_HOST", None)
-    with log.open("w", encoding="utf-8") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+    feedback = tmp / "feedback.jsonl"
     try:
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text(encoding='utf-8')}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer on {url} within 60 s:\n{log.read_text(encoding='utf-8')}")
-            time.sleep(0.3)
-        yield App(url, feedback, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with running_app(tmp, env={"RAG_FEEDBACK_LOG": str(feedback)}) as running:
+            yield AppUnderTest(running.url, feedback, running.log)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @dataclass
@@ -97,7 +64,7 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
-def browser(app: App, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+def browser(app: AppUnderTest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
@@ -116,7 +83,7 @@ def browser(app: App, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brow
             context.close()
 
 
-def test_chat_answers_with_a_citation_and_the_clause_text(browser: Browser, app: App) -> None:
+def test_chat_answers_with_a_citation_and_the_clause_text(browser: Browser, app: AppUnderTest) -> None:
     page = browser.page
     page.get_by_role("tab", name="问答").click()
     page.fill("#chat-input textarea", "钒电池储能有什么支持政策？")

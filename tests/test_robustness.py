@@ -166,6 +166,6 @@ def test_setup_rebuilds_a_stale_index(tmp_path: Path) -> None:
     stale = run("search", "施行", "--json", env=env)
     assert stale.returncode == 2 and "另一版本的语料" in stale.stderr
     rebuilt = run("setup", env=env)
-    assert rebuilt.returncode == 0 and "索引已构建" in rebuilt.stdout and "重建索引" in rebuilt.stderr
+    assert rebuilt.returncode == 0 and "索引已构建" in rebuilt.stdout and "正在重建索引" in rebuilt.stderr
     hits = json.loads(run("search", "什么时候施行", "--json", env=env).stdout)
     assert hits[0]["citation"] == "《办法》第五条" and "2026年1月1日" in hits[0]["text"]

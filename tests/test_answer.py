@@ -1,0 +1,94 @@
+"""The answer composer, abstention rules and follow-up questions, on the real model and index."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rag.answer import AnswerParams, Evidence, should_abstain
+from rag.ask import Asker
+from rag.config import Settings
+from rag.dialogue import resolve_followup
+from rag.runtime import Runtime, load_runtime
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Runtime:
+    return load_runtime(Settings.from_env())
+
+
+@pytest.fixture(scope="module")
+def asker(runtime: Runtime) -> Asker:
+    return Asker(runtime)
+
+
+def test_markers_map_to_citations_drawn_from_the_retrieved_clauses(asker: Asker) -> None:
+    a = asker.ask("钒电池储能有什么支持政策？")
+    assert not a.abstained and a.citations
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", a.text)]
+    assert markers == list(range(1, len(a.citations) + 1))
+    retrieved = {h.clause.clause_id for h in a.retrieved}
+    assert all(h.clause.clause_id in retrieved for h in a.citations)
+    assert "《若干意见》（十）" in a.text and "钒电池储能" in a.text
+
+
+def test_quoted_sentences_are_verbatim_from_their_clause(asker: Asker) -> None:
+    a = asker.ask("探矿权到期不续期的情形有哪些？")
+    for hit, quotes in zip(a.citations, a.quotes, strict=True):
+        for q in quotes:
+            assert q in hit.clause.text
+
+
+def test_a_figure_question_quotes_the_sentence_with_the_figure(asker: Asker) -> None:
+    a = asker.ask("钛资源量占全国多少？")
+    assert a.citations[0].clause.citation == "《指南》第一章第一节（一）"
+    assert "75.34%" in a.text
+
+
+def test_clause_number_questions_quote_the_named_clause(asker: Asker) -> None:
+    a = asker.ask("若干意见第十五条讲了什么？")
+    assert [h.clause.citation for h in a.citations] == ["《若干意见》（十五）"]
+    assert a.text.startswith("《若干意见》（十五）的内容如下[1]")
+
+
+@pytest.mark.parametrize("question", ["四川省住房公积金贷款最高能贷多少？",   # off-topic
+                                      "矿业权出让收益具体按成交价的百分之几征收？",   # topic present, no figure given
+                                      "到2030年四川钒钛钢铁及稀土产业规模要达到多少？"])  # the documents stop at 2025
+def test_questions_the_documents_do_not_answer_abstain(asker: Asker, question: str) -> None:
+    a = asker.ask(question)
+    assert a.abstained and a.citations == ()
+    assert "没有找到关于这个问题的规定" in a.text
+    assert a.related and "可能相关" in a.text
+
+
+def test_abstention_rules() -> None:
+    p = AnswerParams()
+    base = Evidence(coverage=0.9, dense=0.92, routed=False, asks_figure=False, sentence_support=0.9,
+                    figure_support=0.0, numbers_found=True)
+    assert not should_abstain(base, p)
+    assert should_abstain(base.__class__(**{**vars(base), "numbers_found": False}), p)
+    assert should_abstain(base.__class__(**{**vars(base), "asks_figure": True}), p)           # no figure anywhere
+    assert not should_abstain(base.__class__(**{**vars(base), "asks_figure": True, "figure_support": 0.8}), p)
+    assert should_abstain(base.__class__(**{**vars(base), "coverage": 0.1, "dense": 0.85}), p)
+    assert not should_abstain(base.__class__(**{**vars(base), "coverage": 0.1, "dense": 0.92}), p)  # a paraphrase
+    assert not should_abstain(base.__class__(**{**vars(base), "routed": True, "numbers_found": False}), p)
+
+
+def test_follow_up_swaps_the_parallel_word(runtime: Runtime) -> None:
+    tok, emb = runtime.index.tokenizer, runtime.embedder
+    assert resolve_followup("那稀土呢？", ["钛资源量占全国多少？"], tok, emb) == "稀土资源量占全国多少？"
+    assert resolve_followup("那钒呢？", ["钛资源量占全国多少？"], tok, emb) == "钒资源量占全国多少？"
+
+
+@pytest.mark.parametrize("question", ["住房公积金贷款额度是多少？", "钒电池储能有什么支持政策？", "第三章第二节（二）"])
+def test_standalone_questions_are_left_alone(runtime: Runtime, question: str) -> None:
+    assert resolve_followup(question, ["钛资源量占全国多少？"], runtime.index.tokenizer, runtime.embedder) == question
+
+
+def test_follow_up_answer_uses_the_conversation(asker: Asker) -> None:
+    a = asker.ask("那稀土呢？", history=["钛资源量占全国多少？"])
+    assert a.resolved_question == "稀土资源量占全国多少？"
+    assert a.citations and "稀土" in a.citations[0].clause.text
