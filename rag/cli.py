@@ -28,6 +28,9 @@ def clause_record(c: Clause, doc: Document) -> dict[str, Any]:
         "clause_id": c.clause_id, "citation": c.citation, "label": c.label, "title": c.title,
         "path": list(c.path), "text": c.text, "span": list(c.span),
         "subunits": [{"label": s.label, "span": list(s.span)} for s in c.subunits],
+        # Where the clause stands in the file as received (1-based lines, inclusive).
+        "source": {"file": doc.meta.file.name, "lines": [doc.clean.raw_line(c.span[0]),
+                                                         doc.clean.raw_line(max(c.span[1] - 1, c.span[0]))]},
     }
 
 
@@ -117,7 +120,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         print(c.citation)
         print(" > ".join(c.path))
         print(c.text)
-        print(f"[{c.clause_id}]  {d.title}")
+        first, last = d.clean.raw_line(c.span[0]), d.clean.raw_line(max(c.span[1] - 1, c.span[0]))
+        print(f"[{c.clause_id}]  {d.title}  （原文 {d.meta.file.name} 第{first}–{last}行）")
         print()
     return 0
 

@@ -30,7 +30,9 @@ def test_show_by_citation_and_by_id() -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("《指南》第三章第二节（二）\n第三章 主要任务 > 第二节 优化产业布局 > （二）做大做精钒钛产业\n")
     out = run("show", "sichuan-mining-opinions-2025:pt2.it5", "--json")
-    assert json.loads(out.stdout)[0]["citation"] == "《若干意见》（五）"
+    record = json.loads(out.stdout)[0]
+    assert record["citation"] == "《若干意见》（五）"
+    assert record["source"] == {"file": "sichuan-mining-opinions-2025.txt", "lines": [49, 52]}
 
 
 def test_show_unknown_reference_is_one_line_and_exit_2() -> None:
