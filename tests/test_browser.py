@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import ROOT
-
-from .apphost import running_app
+from webapp.launch import running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and os.environ.get("CI"):

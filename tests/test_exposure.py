@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .apphost import running_app
+from webapp.launch import running_app
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,7 @@
-"""Start the real web app (`python app.py`) as a subprocess on a free port; always stop it."""
+"""Start the real web app (`python app.py`) as a subprocess on a free port; always stop it.
+
+Used by the browser, exposure and load tests and by benchmarks/load.py.
+"""
 
 from __future__ import annotations
 
@@ -34,12 +37,14 @@ class App:
 
 @contextmanager
 def running_app(tmp: Path, args: Sequence[str] = (), env: dict[str, str] | None = None,
-                ready_status: Sequence[int] = (200,), timeout: float = 90.0) -> Iterator[App]:
+                ready_status: Sequence[int] = (200,), timeout: float = 90.0,
+                drop_env: Sequence[str] = ()) -> Iterator[App]:
     """`python app.py --port N *args`, waited for until GET / answers with one of `ready_status`."""
     port = free_port()
     log = tmp / f"app-{port}.log"
     full_env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
-    full_env.pop("RAG_HOST", None)
+    for name in ("RAG_HOST", *drop_env):
+        full_env.pop(name, None)
     with log.open("w", encoding="utf-8") as out:
         proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=ROOT, env=full_env,
                                 stdout=out, stderr=subprocess.STDOUT)
