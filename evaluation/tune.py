@@ -24,10 +24,11 @@ from rag.evaluate import QAItem, load_qa, retrieval_metrics
 from rag.retrieve import (
     RetrievalParams,
     _clause_scores,
-    _fuse,
     _route,
     allowed_clauses,
+    fuse,
     named_document_bonus,
+    order_candidates,
     search,
 )
 from rag.runtime import Runtime, load_runtime
@@ -55,8 +56,8 @@ def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
             lex_cut = np.sort(lexical[np.isfinite(lexical)])
             floor = lex_cut[-min(p.candidates, len(lex_cut))] if len(lex_cut) else np.inf
             lx = np.where(lexical >= floor, lexical, -np.inf)
-            fused = _fuse(d, lx, mask, p, "hybrid") + named * p.w_named_doc / (p.rrf_k + 1)
-            order = routed + [int(i) for i in np.argsort(-fused, kind="stable") if int(i) not in set(routed)]
+            fused = fuse(d, lx, mask, p, "hybrid") + named * p.w_named_doc / (p.rrf_k + 1)
+            order = order_candidates(fused, mask, routed)
             runs[qid] = [ids[i] for i in order[:10]]
         return runs
 

@@ -39,7 +39,8 @@ FORMAT_VERSION = 2  # 2: BM25 tokens include character bigrams
 REBUILD = "请运行 `python -m rag build` 重建索引"
 # Exact search is fast below this many chunks; above it an HNSW graph keeps latency flat.
 HNSW_ABOVE = 20_000
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 128
+# efSearch 256: best recall with p50 < 50 ms for a whole query at 100k clauses (benchmarks/bench.py).
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 256
 _FILES = ("index.faiss", "chunks.jsonl", "clauses.jsonl", "terms.txt")
 
 
@@ -68,6 +69,7 @@ class ClauseIndex:
     chunks: tuple[Chunk, ...]
     chunk_clause: np.ndarray   # chunk row -> position of its clause in `clauses`
     clauses: tuple[Clause, ...]
+    clause_doc: np.ndarray     # clause position -> position of its document in corpus.documents
     faiss_index: Any
     bm25: Any
     tokenizer: Tokenizer
@@ -214,7 +216,9 @@ def load_index(folder: Path, corpus: Corpus, embedder: Embedder) -> ClauseIndex:
     chunk_clause = np.array([position[ch.clause_id] for ch in chunks], dtype=np.int64)
     terms = (folder / "terms.txt").read_text(encoding="utf-8").split()
     bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
-    return ClauseIndex(folder, meta, corpus, chunks, chunk_clause, clauses, index, bm25, Tokenizer(terms))
+    doc_position = {d.doc_id: i for i, d in enumerate(corpus.documents)}
+    clause_doc = np.array([doc_position[c.doc_id] for c in clauses], dtype=np.int64)
+    return ClauseIndex(folder, meta, corpus, chunks, chunk_clause, clauses, clause_doc, index, bm25, Tokenizer(terms))
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

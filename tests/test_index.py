@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rag.config import ROOT
 from rag.corpus import Corpus, load_corpus
 from rag.errors import IndexMismatch, QueryError
 from rag.index import build_index, load_index
-from rag.retrieve import search
+from rag.retrieve import RetrievalParams, fuse, order_candidates, rrf_ranks, search
 
 from .fakes import BigramEmbedder
 
@@ -161,3 +163,24 @@ def test_large_corpus_switches_to_hnsw(tmp_path: Path, corpus: Corpus) -> None:
     assert idx.meta.faiss_type == "hnsw"
     assert search(idx, BigramEmbedder(), "探矿权 续期")[0].clause.citation == "《若干意见》（六）"
     assert isinstance(idx.chunk_clause, np.ndarray)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.just(-np.inf), st.floats(0.0, 10.0)), min_size=1, max_size=60),
+       st.lists(st.one_of(st.just(-np.inf), st.floats(0.0, 10.0)), min_size=1, max_size=60),
+       st.lists(st.booleans(), min_size=1, max_size=60), st.data())
+def test_candidate_only_fusion_orders_like_a_full_sort(dense_l: list[float], lex_l: list[float],
+                                                       mask_l: list[bool], data: st.DataObject) -> None:
+    n = min(len(dense_l), len(lex_l), len(mask_l))
+    dense, lexical, mask = np.array(dense_l[:n]), np.array(lex_l[:n]), np.array(mask_l[:n])
+    routed = data.draw(st.lists(st.integers(0, n - 1), unique=True, max_size=3))
+    fused = fuse(dense, lexical, mask, RetrievalParams(), "hybrid")
+    # reference: every clause sorted, in index order among ties, then filtered
+    full = [int(i) for i in np.argsort(-fused, kind="stable") if mask[i] and fused[i] > 0 and int(i) not in routed]
+    assert order_candidates(fused, mask, routed) == routed + full
+    # ranks: the same as a full stable sort of the finite scores
+    finite = np.flatnonzero(np.isfinite(dense))
+    ref = np.full(n, np.inf)
+    for r, i in enumerate(sorted(finite, key=lambda i: (-dense[i], i)), start=1):
+        ref[i] = r
+    assert np.array_equal(rrf_ranks(dense), ref)
