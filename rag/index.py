@@ -187,9 +187,14 @@ def check_index(folder: Path, corpus: Corpus, model: str | None = None) -> Index
     return meta
 
 
-def load_index(folder: Path, corpus: Corpus, embedder: Embedder) -> ClauseIndex:
-    """Load and verify an index for this corpus and this embedder."""
-    meta = check_index(folder, corpus, embedder.model_id)
+def load_index(folder: Path, corpus: Corpus, embedder: Embedder, meta: IndexMeta | None = None) -> ClauseIndex:
+    """Load and verify an index for this corpus and this embedder.
+
+    `meta` is what check_index() returned for the same folder, corpus and model; given it, the file
+    checksums are not computed a second time.
+    """
+    if meta is None or meta.model != embedder.model_id:
+        meta = check_index(folder, corpus, embedder.model_id)
     if meta.dim != embedder.dim:
         raise IndexMismatch(f"{folder}：索引向量维度 {meta.dim}，模型维度 {embedder.dim}；{REBUILD}")
     chunks = tuple(Chunk(**{**r, "span": tuple(r["span"])}) for r in _read_jsonl(folder / "chunks.jsonl"))

@@ -59,6 +59,6 @@ def build(settings: Settings, corpus: Corpus | None = None) -> ClauseIndex:
 def load_runtime(settings: Settings) -> Runtime:
     """Load corpus, model and index, verifying that they belong together."""
     corpus = load_corpus(settings.corpus_dir)
-    check_index(settings.index_dir, corpus, model_id(settings.model_dir))  # fail fast, before the model
+    meta = check_index(settings.index_dir, corpus, model_id(settings.model_dir))  # fail fast, before the model
     embedder = load_embedder(settings)
-    return Runtime(settings, corpus, embedder, load_index(settings.index_dir, corpus, embedder))
+    return Runtime(settings, corpus, embedder, load_index(settings.index_dir, corpus, embedder, meta))
