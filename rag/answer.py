@@ -119,11 +119,11 @@ class Weights:
         return sum(self.idf(t) for t in unique if t in tokens) / total if total else 0.0
 
 
-def evidence(question: str, hits: Sequence[Hit], weights: Weights) -> Evidence:
-    """The abstention signals for a question and its hits."""
+def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequence[str] | None = None) -> Evidence:
+    """The abstention signals for a question and its hits (`terms`: weights.terms(question), if already known)."""
     if not hits:
         return Evidence(0.0, 0.0, False, False, 0.0, 0.0, False)
-    terms = weights.terms(question)
+    terms = weights.terms(question) if terms is None else terms
     top = hits[:3]
     cov = max(weights.coverage(terms, weights.clause_tokens(h)) for h in top)
     sentences = [sent for h in top for sent in _sentences(h.clause.text)]
@@ -159,12 +159,12 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
                    params: AnswerParams | None = None) -> Answer:
     """The extractive answer (or abstention) for a question and its retrieved clauses."""
     p = params or AnswerParams()
-    ev = evidence(question, hits, weights)
+    q_tokens = weights.terms(question)
+    ev = evidence(question, hits, weights, q_tokens)
     if not hits or should_abstain(ev, p):
         return _abstain(question, hits, ev)
     if ev.routed:
         return _routed_answer(question, hits, ev, p)
-    q_tokens = weights.terms(question)
     support = [weights.coverage(q_tokens, weights.clause_tokens(h)) for h in hits]
     best = max(support[0], 1e-9)
     cited_idx = [0] + [i for i in range(1, min(len(hits), 5))
