@@ -131,7 +131,8 @@ def hit_record(h: Hit) -> dict[str, Any]:
     c = h.clause
     return {"rank": h.rank, "score": round(h.score, 6), "doc_id": c.doc_id, "doc_title": h.doc_title,
             "clause_id": c.clause_id, "citation": c.citation, "label": c.label, "path": list(c.path),
-            "text": c.text, "via": h.via, "dense": round(h.dense, 4), "lexical": round(h.lexical, 4)}
+            "text": c.text, "via": h.via, "dense": round(h.dense, 4), "phrase": round(h.phrase, 4),
+            "lexical": round(h.lexical, 4)}
 
 
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:

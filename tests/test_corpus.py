@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from rag.chunks import chunk_corpus
+from rag.chunks import MIN_PHRASE_CHARS, chunk_corpus, clause_phrases, phrase_corpus
+from rag.clauses import Clause, Document
 from rag.config import ROOT
 from rag.corpus import Corpus, load_corpus
 from rag.errors import ClauseParseError, DocumentError, ManifestError
@@ -129,3 +131,41 @@ def test_long_clause_is_split_at_its_enumerations(corpus: Corpus) -> None:
     assert len(chunks) > 1
     assert all(ch.text.startswith(("（二）", "二是", "三是", "四是")) for ch in chunks)
     assert chunks[0].context == "《指南》 第三章 主要任务 第二节 优化产业布局 （二）做大做精钒钛产业"
+
+
+@pytest.mark.parametrize("name", ["banfa", "numbered", "zhang_no_jie", "wrapped"])
+def test_phrases_tile_fixture_clauses(parse_fixture: Callable[[str], Document], name: str) -> None:
+    doc = parse_fixture(name)
+    for c in doc.clauses:
+        _assert_tiles(c, doc)
+
+
+def test_phrases_tile_every_clause_of_the_seeds(corpus: Corpus) -> None:
+    phrases = phrase_corpus(corpus.documents)
+    assert len(phrases) > 3 * len(corpus.clauses)  # the finer view really is finer
+    for doc in corpus.documents:
+        for c in doc.clauses:
+            _assert_tiles(c, doc)
+
+
+def test_phrases_cut_at_commas_and_keep_short_pieces_with_the_next(corpus: Corpus) -> None:
+    doc = corpus.document("sichuan-vti-re-guide")
+    clause = next(c for c in doc.clauses if c.clause_id == "sichuan-vti-re-guide:ch3.sec2.it2")
+    texts = [p.text for p in clause_phrases(clause, doc)]
+    assert texts[0] == "（二）做大做精钒钛产业。"
+    assert any(t.endswith("，") for t in texts)
+    assert not any(t in ("一是", "二是，") for t in texts)
+
+
+def _assert_tiles(clause: Clause, doc: Document) -> None:
+    phrases = clause_phrases(clause, doc)
+    assert phrases, clause.clause_id
+    assert "".join(p.text for p in phrases).replace("\n", "").replace(" ", "") == \
+        clause.text.replace("\n", "").replace(" ", "")
+    previous_end = clause.span[0]
+    for p in phrases:
+        assert p.clause_id == clause.clause_id
+        assert previous_end <= p.span[0] < p.span[1] <= clause.span[1]
+        assert doc.clean.text[p.span[0]:p.span[1]] == p.text
+        previous_end = p.span[1]
+    assert all(len(p.text) >= MIN_PHRASE_CHARS for p in phrases[:-1])

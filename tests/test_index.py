@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -114,6 +115,33 @@ def test_truncated_faiss_file(copy: Path, corpus: Corpus) -> None:
     (copy / "index.faiss").write_bytes(data[: len(data) // 2])
     with pytest.raises(IndexMismatch, match=r"index\.faiss 与 meta\.json 记录的校验和不符.*rag build"):
         load_index(copy, corpus, BigramEmbedder())
+
+
+def test_truncated_phrase_faiss_file(copy: Path, corpus: Corpus) -> None:
+    data = (copy / "phrases.faiss").read_bytes()
+    (copy / "phrases.faiss").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexMismatch, match=r"phrases\.faiss 与 meta\.json 记录的校验和不符.*rag build"):
+        load_index(copy, corpus, BigramEmbedder())
+
+
+def test_phrase_file_missing_a_line_even_with_matching_checksums(copy: Path, corpus: Corpus) -> None:
+    path = copy / "phrases.jsonl"
+    path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
+    meta = json.loads((copy / "meta.json").read_text(encoding="utf-8"))
+    meta["files"]["phrases.jsonl"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (copy / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(IndexMismatch, match=r"短句.*rag build"):
+        load_index(copy, corpus, BigramEmbedder())
+
+
+def test_a_clause_scores_as_its_best_phrase(built: Path, corpus: Corpus) -> None:
+    emb = BigramEmbedder()
+    idx = load_index(built, corpus, emb)
+    phrase = next(p for p in idx.phrases if p.clause_id == "sichuan-vti-re-guide:ch3.sec2.it2" and len(p.text) > 20)
+    hits = search(idx, emb, phrase.text, k=75, mode="dense")
+    hit = next(h for h in hits if h.clause.clause_id == phrase.clause_id)
+    assert hit.phrase == pytest.approx(1.0, abs=1e-5)  # the query is that phrase, word for word
+    assert hit.phrase > hit.dense                       # the whole clause is further from it
 
 
 def test_clause_file_missing_a_line(copy: Path, corpus: Corpus) -> None:
