@@ -163,10 +163,7 @@ def _clause_scores(index: ClauseIndex, embedder: Embedder, q: str, mask: np.ndar
             bm = index.bm25.get_scores(tokens)
             bm = np.where(chunk_ok, bm, 0.0)
             top = np.argsort(-bm, kind="stable")[: p.candidates]
-            for r in top:
-                if bm[r] > 0:
-                    ci = index.chunk_clause[r]
-                    lexical[ci] = max(lexical[ci], float(bm[r]))
+            _keep_best(lexical, bm[top], top, index.chunk_clause, bm > 0)
     return dense, lexical, phrase
 
 
@@ -175,7 +172,13 @@ def _best_per_clause(out: np.ndarray, faiss_index: Any, vec: np.ndarray, row_cla
     """out[clause] = the best inner product among its rows in the top `depth` (more when filtered)."""
     want = min(faiss_index.ntotal, max(depth, 1) * (1 if row_ok.all() else 4))
     scores, rows = faiss_index.search(vec, want)
-    for s, r in zip(scores[0], rows[0], strict=True):
+    _keep_best(out, scores[0], rows[0], row_clause, row_ok)
+
+
+def _keep_best(out: np.ndarray, scores: np.ndarray, rows: np.ndarray, row_clause: np.ndarray,
+               row_ok: np.ndarray) -> None:
+    """out[clause] = max(out[clause], score) for each found row (r >= 0) that row_ok allows."""
+    for s, r in zip(scores, rows, strict=True):
         if r >= 0 and row_ok[r]:
             ci = row_clause[r]
             out[ci] = max(out[ci], float(s))
