@@ -33,6 +33,9 @@ from rag.retrieve import (
 from rag.runtime import Runtime, load_runtime
 
 QA = Path(__file__).resolve().parent / "qa"
+# Well under the 5% the product allows: thresholds chosen at the edge on dev abstained on 5.7% of the test
+# split's answerable questions when this was first measured (README).
+ANSWERABLE_ABSTAINED_MAX = 0.02
 
 
 def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
@@ -91,16 +94,17 @@ def _top(scores: np.ndarray, n: int) -> np.ndarray:
 
 
 def abstention_grid(rt: Runtime, items: list[QAItem], params: RetrievalParams) -> AnswerParams:
-    """Grid over the abstention thresholds on dev: most unanswerable questions caught while at most 5% of
-    answerable ones abstain."""
+    """Grid over the abstention thresholds on dev: most unanswerable questions caught while at most
+    ANSWERABLE_ABSTAINED_MAX of answerable ones abstain; among the settings that tie, the middle one."""
     weights = Weights(rt.index)
     feats = []
     for it in items:
         hits = search(rt.index, rt.embedder, it.question, k=5, params=params)
         feats.append((it, evidence(it.question, hits, weights)))
     rows = []
-    for cov, dense, fig in itertools.product(np.arange(0.0, 0.45, 0.05), np.arange(0.84, 0.90, 0.002), [0.3, 0.5, 0.7]):
-        p = AnswerParams(min_coverage=round(float(cov), 3), min_dense=round(float(dense), 3), figure_support=fig)
+    for cov, dense, kind in itertools.product(np.arange(0.0, 0.55, 0.05), np.arange(0.84, 0.90, 0.002),
+                                              [0.3, 0.5, 0.7]):
+        p = AnswerParams(min_coverage=round(float(cov), 3), min_dense=round(float(dense), 3), kind_support=kind)
         stats = {}
         for split in ("dev", "test"):
             group = [(it, ev) for it, ev in feats if it.split == split]
@@ -108,13 +112,16 @@ def abstention_grid(rt: Runtime, items: list[QAItem], params: RetrievalParams) -
             pos = [ev for it, ev in group if it.answerable]
             stats[split] = (sum(should_abstain(ev, p) for ev in neg) / max(len(neg), 1),
                             sum(should_abstain(ev, p) for ev in pos) / max(len(pos), 1))
-        if stats["dev"][1] <= 0.05:
-            rows.append(((stats["dev"][0], -stats["dev"][1]), p, stats))
-    rows.sort(key=lambda r: r[0], reverse=True)
-    print("\nabstention: min_coverage min_dense figure_support | dev recall answerable-abstained | test ...")
-    for _, p, st in rows[:10]:
-        print(f"  {p.min_coverage:.2f} {p.min_dense:.3f} {p.figure_support:.1f} | {st['dev'][0]:.3f} {st['dev'][1]:.3f}"
+        if stats["dev"][1] <= ANSWERABLE_ABSTAINED_MAX:
+            rows.append((stats["dev"][0], p, stats))
+    best = max((r[0] for r in rows), default=0.0)
+    ties = [r for r in rows if r[0] == best]
+    print("\nabstention: min_coverage min_dense kind_support | dev recall answerable-abstained | test ...")
+    for _, p, st in ties[:: max(1, len(ties) // 10)]:
+        print(f"  {p.min_coverage:.2f} {p.min_dense:.3f} {p.kind_support:.1f} | {st['dev'][0]:.3f} {st['dev'][1]:.3f}"
               f" | {st['test'][0]:.3f} {st['test'][1]:.3f}")
+    chosen = ties[len(ties) // 2][1] if ties else AnswerParams()
+    print(f"{len(ties)} settings tie on dev; the middle one: {chosen}")
     p = AnswerParams()
     for split in ("dev", "test"):
         neg = [should_abstain(ev, p) for it, ev in feats if it.split == split and not it.answerable]
@@ -128,7 +135,7 @@ def abstention_grid(rt: Runtime, items: list[QAItem], params: RetrievalParams) -
     for it, ev in feats:
         if it.answerable and should_abstain(ev, p):
             print(f"  {it.split} {it.qid} {it.question}  {ev}")
-    return rows[0][1] if rows else p
+    return chosen
 
 
 def main() -> None:

@@ -6,11 +6,13 @@ with short connectives, each followed by its marker; the cited clauses' full tex
 answer. When the documents do not cover the question it says so, and lists the nearest clauses
 only as "可能相关".
 
-Abstention uses two signals, because dense cosine alone does not separate in-corpus from
-off-topic questions (notes/embedding-model.md): how much of the question's weighted vocabulary
-the best clause contains (IDF over the indexed chunks; a word the corpus never uses weighs most),
-and the dense cosine of the best clause. Their thresholds are calibrated on the QA set's
-unanswerable questions (evaluation/tune.py).
+Abstention looks at what the question asks for and at how well the best clauses cover its topic,
+because dense cosine alone does not separate in-corpus from off-topic questions
+(notes/embedding-model.md). A question that asks for a figure, a procedure, an office or conditions
+(KINDS) needs a topic sentence that gives one. Otherwise the composer weighs how much of the
+question's vocabulary the best clause contains (IDF over the indexed chunks; a word the corpus never
+uses weighs most) and the dense cosine of the best clause. The thresholds are calibrated on the QA
+set's unanswerable questions (evaluation/tune.py).
 """
 
 from __future__ import annotations
@@ -27,12 +29,57 @@ from .retrieve import Hit
 from .tokenize import STOPWORDS
 
 _SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")
-# A question that asks for a figure or a date (not "哪几个", "这几年", "几家企业能不能…").
-_ASKS_FIGURE = re.compile(
-    r"多少|多大|多长|多高|多久|(?<![哪这那近前头后])(?<!^)几[个项年次家种成位名倍亿万千百十]|百分之几|哪一?年|何时"
-    r"|什么时候|哪一?天|截止[到至]?哪|什么日期|利率|税率|费率|期限|额度")
-_FIGURE = re.compile(r"\d|[一二三四五六七八九十两百千万亿]+(?:个|项|家|种|倍|年|万|亿|吨|%|公里)|百分之")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class AnswerKind:
+    """A kind of answer a question can ask for, and how a sentence shows that it gives one.
+
+    Policy opinions and guides state aims and measures; they seldom give the figure, the procedure,
+    the office or the conditions a user may ask for. A question that asks for one of these is
+    answered only from a sentence that carries it (see should_abstain).
+    """
+
+    name: str
+    asked: re.Pattern[str]     # matches the question
+    # Matches a sentence that gives this kind of answer. Only words that say so: 申请 or 登记 alone are
+    # often the topic itself ("探矿权登记"), not a procedure.
+    carried: re.Pattern[str]
+
+    @classmethod
+    def of(cls, name: str, asked: str, carried: str) -> AnswerKind:
+        """A kind from the two patterns' source."""
+        return cls(name, re.compile(asked), re.compile(carried))
+
+
+KINDS = (
+    # A figure or a date (not "哪几个", "这几年", "几家企业能不能…").
+    AnswerKind.of(
+        "figure",
+        r"多少|多大|多长|多高|多久|(?<![哪这那近前头后])(?<!^)几[个项年次家种成位名倍亿万千百十]|百分之几|哪一?年|何时"
+        r"|什么时候|哪一?天|截止[到至]?哪|什么日期|利率|税率|费率|期限|额度",
+        r"\d|[一二三四五六七八九十两百千万亿]+(?:个|项|家|种|倍|年|万|亿|吨|%|公里)|百分之"),
+    # How to apply, register or file, and with what papers.
+    AnswerKind.of(
+        "procedure",
+        r"(?:怎么|如何|怎样|咋)(?:申请|申报|申领|办理|办|报名|备案|登记|参保|认定|领取|提取)"
+        r"|(?:申请|申报|办理|审批|报名|备案|登记|认定|并网|参保)的?\s*(?:流程|程序|手续|步骤|途径)"
+        r"|走(?:什么|哪些)(?:流程|程序|手续)|(?:哪些|什么|啥)(?:材料|证照|证件|手续)|办(?:哪些|什么)证",
+        r"提交|受理|办理|程序|流程|手续|材料|窗口"),
+    # Which office is in charge or where to go.
+    AnswerKind.of(
+        "agency",
+        r"(?:哪个|哪些|什么|哪一?级)(?:部门|单位|机构|机关)|谁(?:来)?(?:负责|牵头|管|主管|审批|受理|组织|认定|验收)"
+        r"|找谁|归谁|向(?:哪里|哪儿|谁)|[到去在](?:哪里|哪儿)(?:办|申请|申报|举报)|(?:主管|受理|审批|牵头)(?:部门|单位|机关)",
+        r"[厅局]|委员会|[省市县]委|部门|政府|机构|牵头|负责"),
+    # Who qualifies: conditions, thresholds, criteria.
+    AnswerKind.of(
+        "conditions",
+        r"(?:什么|哪些|啥|哪几项?)(?:条件|资格|门槛)|满足.{0,4}条件|具备.{0,4}(?:条件|资格)"
+        r"|(?:申报|申请|准入|认定|评选|入选|享受)的?\s*(?:条件|资格|标准)|认定标准|按什么标准",
+        r"条件|资格|资质|具备|不低于|不少于|门槛"),
+)
 # Words that only say what kind of answer is wanted; they are no part of the topic.
 _ANSWER_WORDS = frozenset(
     "多少 多大 多长 多久 几 百分之几 哪年 何时 时候 具体 分别 大概 主要 最高 最多 最低 一共".split())
@@ -43,9 +90,9 @@ class AnswerParams:
     """Abstention and citation settings (calibrated on the QA set's dev split; see evaluation/tune.py)."""
 
     # Chosen on the dev split with the retrieval that ships (evaluation/tune.py; figures in the README).
-    min_coverage: float = 0.15      # abstain when the best clauses hold less of the question's topic…
-    min_dense: float = 0.878        # …and are not this close in meaning either
-    figure_support: float = 0.5     # a figure question needs a sentence with a figure this close to the best
+    min_coverage: float = 0.30      # abstain when the best clauses hold less of the question's topic…
+    min_dense: float = 0.864        # …and are not this close in meaning either
+    kind_support: float = 0.5       # a sentence that carries the asked kind of answer must be this close to the best
     secondary_ratio: float = 0.85   # cite a further clause when its support is this close to the best
     max_citations: int = 3
 
@@ -57,9 +104,9 @@ class Evidence:
     coverage: float          # share of the question's topic weight in the best of the top clauses
     dense: float             # best dense cosine among the top clauses
     routed: bool             # the question named a clause by number
-    asks_figure: bool        # the question asks for a figure or date
+    asks: tuple[str, ...]    # the kinds of answer the question asks for (KINDS), if any
     sentence_support: float  # coverage of the best single sentence
-    figure_support: float    # coverage of the best sentence that carries a figure
+    kind_support: float      # coverage of the best sentence that carries an asked kind of answer
     numbers_found: bool      # every number in the question occurs in a top clause
 
 
@@ -122,37 +169,57 @@ class Weights:
 def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequence[str] | None = None) -> Evidence:
     """The abstention signals for a question and its hits (`terms`: weights.terms(question), if already known)."""
     if not hits:
-        return Evidence(0.0, 0.0, False, False, 0.0, 0.0, False)
+        return Evidence(0.0, 0.0, False, (), 0.0, 0.0, False)
     terms = weights.terms(question) if terms is None else terms
     top = hits[:3]
     cov = max(weights.coverage(terms, weights.clause_tokens(h)) for h in top)
     sentences = [sent for h in top for sent in _sentences(h.clause.text)]
-    support = [(weights.coverage(terms, weights.tokens(sent)), bool(_FIGURE.search(sent))) for sent in sentences]
+    asked = asked_kinds(question)
+    support = [(weights.coverage(terms, weights.tokens(sent)), carries(asked, sent, terms)) for sent in sentences]
     numbers = _NUMBER.findall(question)
     return Evidence(
         coverage=round(cov, 4), dense=round(max(h.dense for h in top), 4), routed=hits[0].via == "clause-number",
-        asks_figure=bool(_ASKS_FIGURE.search(question)),
+        asks=tuple(k.name for k in asked),
         sentence_support=round(max((c for c, _ in support), default=0.0), 4),
-        figure_support=round(max((c for c, fig in support if fig), default=0.0), 4),
+        kind_support=round(max((c for c, carried in support if carried), default=0.0), 4),
         numbers_found=all(any(n in h.clause.text for h in top) for n in numbers),
     )
+
+
+def asked_kinds(question: str) -> tuple[AnswerKind, ...]:
+    """The kinds of answer (KINDS) a question asks for."""
+    return tuple(k for k in KINDS if k.asked.search(question))
+
+
+def carries(kinds: Sequence[AnswerKind], sentence: str, terms: Sequence[str]) -> bool:
+    """Whether a sentence gives one of the kinds of answer, by words other than the question's own terms.
+
+    "要交哪些材料" is not answered by the 新材料 of "钒钛新材料", nor "怎么办理登记" by the 登记 it names.
+    """
+    if not kinds:
+        return False
+    rest = sentence
+    for term in sorted({t for t in terms if len(t) > 1}, key=len, reverse=True):
+        rest = rest.replace(term, "|")
+    return any(k.carried.search(rest) for k in kinds)
 
 
 def should_abstain(ev: Evidence, params: AnswerParams) -> bool:
     """True when the documents do not appear to answer the question.
 
     - the question names a figure or year (2030) that none of the best clauses contains;
-    - it asks for a figure or date (or a rate, term or limit), and no sentence that carries one
-      matches its topic nearly as well as the best sentence does, or holds even the minimum share
-      of its topic asked of any answer (the documents speak of the topic but give no figure);
+    - it asks for a kind of answer (a figure or date, a procedure, an office, conditions; KINDS),
+      and no sentence that carries one matches its topic nearly as well as the best sentence does,
+      or holds even the minimum share of its topic asked of any answer (the documents speak of the
+      topic but do not give what is asked);
     - the best clauses hold little of its topic and are not close in meaning either.
     """
     if ev.routed:
         return False
     if not ev.numbers_found:
         return True
-    if ev.asks_figure and (ev.sentence_support == 0 or ev.figure_support < max(
-            params.figure_support * ev.sentence_support, params.min_coverage)):
+    if ev.asks and (ev.sentence_support == 0 or ev.kind_support < max(
+            params.kind_support * ev.sentence_support, params.min_coverage)):
         return True
     return ev.coverage < params.min_coverage and ev.dense < params.min_dense
 
@@ -171,13 +238,13 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
     best = max(support[0], 1e-9)
     cited_idx = [0] + [i for i in range(1, min(len(hits), 5))
                        if support[i] >= p.secondary_ratio * best and support[i] > 0][: p.max_citations - 1]
-    wants_figure = bool(_ASKS_FIGURE.search(question))
+    asked = asked_kinds(question)
     lines: list[str] = []
     cited: list[Hit] = []
     quotes: list[tuple[str, ...]] = []
     for n, i in enumerate(cited_idx, start=1):
         h = hits[i]
-        picked = _pick_sentences(h, q_tokens, weights, wants_figure, 2 if n == 1 else 1)
+        picked = _pick_sentences(h, q_tokens, weights, asked, 2 if n == 1 else 1)
         cited.append(h)
         quotes.append(tuple(picked))
         lead = f"根据{h.clause.citation}" if n == 1 else f"此外，{h.clause.citation}提出"
@@ -209,7 +276,8 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
 
 
-def _pick_sentences(hit: Hit, q_tokens: Sequence[str], weights: Weights, wants_figure: bool, n: int) -> list[str]:
+def _pick_sentences(hit: Hit, q_tokens: Sequence[str], weights: Weights, asked: Sequence[AnswerKind],
+                    n: int) -> list[str]:
     """The n sentences of a clause that best answer the question, in their original order."""
     sentences = _sentences(hit.clause.text)
     if len(sentences) > 1 and hit.clause.title and sentences[0].rstrip("。").endswith(hit.clause.title):
@@ -219,7 +287,7 @@ def _pick_sentences(hit: Hit, q_tokens: Sequence[str], weights: Weights, wants_f
     scored = []
     for pos, s in enumerate(body):
         cov = weights.coverage(q_tokens, weights.tokens(s))
-        bonus = 0.3 if wants_figure and _FIGURE.search(s) else 0.0
+        bonus = 0.3 if carries(asked, s, q_tokens) else 0.0
         scored.append((cov + bonus - 0.01 * pos, pos))
     keep = sorted(pos for _, pos in sorted(scored, reverse=True)[:n])
     return [body[i] for i in keep] or sentences[:1]

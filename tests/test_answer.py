@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from rag.answer import AnswerParams, Evidence, should_abstain
+from rag.answer import AnswerParams, Evidence, asked_kinds, should_abstain
 from rag.ask import Asker
 from rag.config import Settings
 from rag.dialogue import resolve_followup
@@ -66,15 +66,39 @@ def test_questions_the_documents_do_not_answer_abstain(asker: Asker, question: s
 
 def test_abstention_rules() -> None:
     p = AnswerParams()
-    base = Evidence(coverage=0.9, dense=0.92, routed=False, asks_figure=False, sentence_support=0.9,
-                    figure_support=0.0, numbers_found=True)
+    base = Evidence(coverage=0.9, dense=0.92, routed=False, asks=(), sentence_support=0.9,
+                    kind_support=0.0, numbers_found=True)
     assert not should_abstain(base, p)
     assert should_abstain(base.__class__(**{**vars(base), "numbers_found": False}), p)
-    assert should_abstain(base.__class__(**{**vars(base), "asks_figure": True}), p)           # no figure anywhere
-    assert not should_abstain(base.__class__(**{**vars(base), "asks_figure": True, "figure_support": 0.8}), p)
+    assert should_abstain(base.__class__(**{**vars(base), "asks": ("figure",)}), p)           # no figure anywhere
+    assert not should_abstain(base.__class__(**{**vars(base), "asks": ("figure",), "kind_support": 0.8}), p)
     assert should_abstain(base.__class__(**{**vars(base), "coverage": 0.1, "dense": 0.85}), p)
     assert not should_abstain(base.__class__(**{**vars(base), "coverage": 0.1, "dense": 0.92}), p)  # a paraphrase
     assert not should_abstain(base.__class__(**{**vars(base), "routed": True, "numbers_found": False}), p)
+
+
+@pytest.mark.parametrize(("question", "kinds"), [
+    ("钛资源量占全国多少？", ("figure",)),
+    ("怎么申请首批次保险补偿？要交哪些材料？", ("procedure",)),
+    ("办理 流程", ("procedure",)),
+    ("这件事归哪个部门管？", ("agency",)),
+    ("谁牵头落实？", ("agency",)),
+    ("申报 条件", ("conditions",)),
+    ("需要满足什么条件才能申请？", ("conditions",)),
+    ("钒电池储能有什么支持政策？", ()),
+    ("几家做特殊钢的厂子能不能抱团发展？", ()),
+])
+def test_the_kinds_of_answer_a_question_asks_for(question: str, kinds: tuple[str, ...]) -> None:
+    assert tuple(k.name for k in asked_kinds(question)) == kinds
+
+
+def test_a_procedure_question_needs_a_sentence_that_gives_a_procedure() -> None:
+    p = AnswerParams()
+    asks = Evidence(coverage=0.6, dense=0.92, routed=False, asks=("procedure",), sentence_support=0.6,
+                    kind_support=0.0, numbers_found=True)
+    assert should_abstain(asks, p)                                         # the topic is there, no procedure
+    assert not should_abstain(asks.__class__(**{**vars(asks), "kind_support": 0.5}), p)
+    assert should_abstain(asks.__class__(**{**vars(asks), "kind_support": 0.2}), p)  # a stray 申请 elsewhere
 
 
 def test_follow_up_swaps_the_parallel_word(runtime: Runtime) -> None:
