@@ -42,40 +42,41 @@ class AnswerKind:
     """
 
     name: str
+    label: str                 # what the documents do not give, as the abstention says it
     asked: re.Pattern[str]     # matches the question
     # Matches a sentence that gives this kind of answer. Only words that say so: 申请 or 登记 alone are
     # often the topic itself ("探矿权登记"), not a procedure.
     carried: re.Pattern[str]
 
     @classmethod
-    def of(cls, name: str, asked: str, carried: str) -> AnswerKind:
+    def of(cls, name: str, label: str, asked: str, carried: str) -> AnswerKind:
         """A kind from the two patterns' source."""
-        return cls(name, re.compile(asked), re.compile(carried))
+        return cls(name, label, re.compile(asked), re.compile(carried))
 
 
 KINDS = (
     # A figure or a date (not "哪几个", "这几年", "几家企业能不能…").
     AnswerKind.of(
-        "figure",
+        "figure", "具体数字或日期",
         r"多少|多大|多长|多高|多久|(?<![哪这那近前头后])(?<!^)几[个项年次家种成位名倍亿万千百十]|百分之几|哪一?年|何时"
         r"|什么时候|哪一?天|截止[到至]?哪|什么日期|利率|税率|费率|期限|额度",
         r"\d|[一二三四五六七八九十两百千万亿]+(?:个|项|家|种|倍|年|万|亿|吨|%|公里)|百分之"),
     # How to apply, register or file, and with what papers.
     AnswerKind.of(
-        "procedure",
+        "procedure", "办理流程或所需材料",
         r"(?:怎么|如何|怎样|咋)(?:申请|申报|申领|办理|办|报名|备案|登记|参保|认定|领取|提取)"
         r"|(?:申请|申报|办理|审批|报名|备案|登记|认定|并网|参保)的?\s*(?:流程|程序|手续|步骤|途径)"
         r"|走(?:什么|哪些)(?:流程|程序|手续)|(?:哪些|什么|啥)(?:材料|证照|证件|手续)|办(?:哪些|什么)证",
         r"提交|受理|办理|程序|流程|手续|材料|窗口"),
     # Which office is in charge or where to go.
     AnswerKind.of(
-        "agency",
+        "agency", "负责或受理的部门",
         r"(?:哪个|哪些|什么|哪一?级)(?:部门|单位|机构|机关)|谁(?:来)?(?:负责|牵头|管|主管|审批|受理|组织|认定|验收)"
         r"|找谁|归谁|向(?:哪里|哪儿|谁)|[到去在](?:哪里|哪儿)(?:办|申请|申报|举报)|(?:主管|受理|审批|牵头)(?:部门|单位|机关)",
         r"[厅局]|委员会|[省市县]委|部门|政府|机构|牵头|负责"),
     # Who qualifies: conditions, thresholds, criteria.
     AnswerKind.of(
-        "conditions",
+        "conditions", "具体条件或资格要求",
         r"(?:什么|哪些|啥|哪几项?)(?:条件|资格|门槛)|满足.{0,4}条件|具备.{0,4}(?:条件|资格)"
         r"|(?:申报|申请|准入|认定|评选|入选|享受)的?\s*(?:条件|资格|标准)|认定标准|按什么标准",
         r"条件|资格|资质|具备|不低于|不少于|门槛"),
@@ -205,7 +206,12 @@ def carries(kinds: Sequence[AnswerKind], sentence: str, terms: Sequence[str]) ->
 
 
 def should_abstain(ev: Evidence, params: AnswerParams) -> bool:
-    """True when the documents do not appear to answer the question.
+    """True when the documents do not appear to answer the question (see abstention_reason)."""
+    return bool(abstention_reason(ev, params))
+
+
+def abstention_reason(ev: Evidence, params: AnswerParams) -> str:
+    """Why the documents do not appear to answer the question: "number", "kind", "topic"; "" if they do.
 
     - the question names a figure or year (2030) that none of the best clauses contains;
     - it asks for a kind of answer (a figure or date, a procedure, an office, conditions; KINDS),
@@ -215,13 +221,13 @@ def should_abstain(ev: Evidence, params: AnswerParams) -> bool:
     - the best clauses hold little of its topic and are not close in meaning either.
     """
     if ev.routed:
-        return False
+        return ""
     if not ev.numbers_found:
-        return True
+        return "number"
     if ev.asks and (ev.sentence_support == 0 or ev.kind_support < max(
             params.kind_support * ev.sentence_support, params.min_coverage)):
-        return True
-    return ev.coverage < params.min_coverage and ev.dense < params.min_dense
+        return "kind"
+    return "topic" if ev.coverage < params.min_coverage and ev.dense < params.min_dense else ""
 
 
 def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
@@ -230,8 +236,9 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
     p = params or AnswerParams()
     q_tokens = weights.terms(question)
     ev = evidence(question, hits, weights, q_tokens)
-    if not hits or should_abstain(ev, p):
-        return _abstain(question, hits, ev)
+    reason = abstention_reason(ev, p) if hits else "topic"
+    if reason:
+        return _abstain(question, hits, ev, reason)
     if ev.routed:
         return _routed_answer(question, hits, ev, p)
     support = [weights.coverage(q_tokens, weights.clause_tokens(h)) for h in hits]
@@ -264,8 +271,14 @@ def _routed_answer(question: str, hits: Sequence[Hit], ev: Evidence, p: AnswerPa
     return Answer(question, "\n".join(lines), tuple(cited), False, evidence=ev, quotes=tuple(quotes))
 
 
-def _abstain(question: str, hits: Sequence[Hit], ev: Evidence) -> Answer:
-    text = "现有文件中没有找到关于这个问题的规定，无法给出有依据的答案。"
+def _abstain(question: str, hits: Sequence[Hit], ev: Evidence, reason: str) -> Answer:
+    if reason == "kind":
+        labels = "或".join(k.label for k in KINDS if k.name in ev.asks)
+        text = f"现有文件中没有找到关于这个问题的规定：相关条款涉及这一话题，但没有给出{labels}，无法给出有依据的答案。"
+    elif reason == "number":
+        text = "现有文件中没有找到关于这个问题的规定：相关条款中没有出现问题里的数字（如年份），无法给出有依据的答案。"
+    else:
+        text = "现有文件中没有找到关于这个问题的规定，无法给出有依据的答案。"
     related = tuple(hits[:3])
     if related:
         text += "\n可能相关（仅供参考，并非对问题的回答）：" + "；".join(h.clause.citation for h in related)

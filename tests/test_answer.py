@@ -64,6 +64,16 @@ def test_questions_the_documents_do_not_answer_abstain(asker: Asker, question: s
     assert a.related and "可能相关" in a.text
 
 
+@pytest.mark.parametrize(("question", "why"), [
+    ("找矿突破战略行动的项目怎么申报？要交哪些材料？", "但没有给出办理流程或所需材料"),
+    ("钒电池储能示范项目归哪个部门管？", "但没有给出负责或受理的部门"),
+    ("到2030年钒钛钢铁产业要达到什么规模？", "没有出现问题里的数字"),
+])
+def test_an_abstention_says_what_the_documents_leave_out(asker: Asker, question: str, why: str) -> None:
+    a = asker.ask(question)
+    assert a.abstained and why in a.text and a.related
+
+
 def test_abstention_rules() -> None:
     p = AnswerParams()
     base = Evidence(coverage=0.9, dense=0.92, routed=False, asks=(), sentence_support=0.9,
