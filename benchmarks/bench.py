@@ -602,8 +602,8 @@ def end_to_end_tables(syn: dict[str, Any]) -> list[str]:
         lines.append(f"| {label} | {_ms(parts[part])} |")
     lines.append(f"| named-document bonus (only if a question names one document; not in totals) "
                  f"| {_ms(e['named_document_bonus'])} |")
-    lines += ["", "| dense variant | dense stage (ms) | total, current fusion | total, candidates-only fusion "
-              "| without embedding, current | without embedding, candidates-only |", "|---|---|---|---|---|---|"]
+    heads = [f"{kind}, {f}" for kind in ("total", "without embedding") for f in FUSIONS]
+    lines += ["", "| dense variant | dense stage (ms) | " + " | ".join(heads) + " |", "|---" * (2 + len(heads)) + "|"]
     for name, parts_v in e["variants"].items():
         cells = [_ms(e[kind][f][name]) for kind in ("total", "without_embedding") for f in FUSIONS]
         lines.append(f"| {name} | {_ms(parts_v['dense'])} | " + " | ".join(cells) + " |")
