@@ -138,7 +138,7 @@ class Weights:
         n = int(bm.scores["num_docs"])
         self._idf = {tok: math.log(1 + n / (df[i] + 0.5)) for tok, i in bm.vocab_dict.items() if i < len(df)}
         self._unknown = math.log(1 + n / 0.5)
-        self._clause_tokens: dict[str, frozenset[str]] = {}
+        self._tokens: dict[str, frozenset[str]] = {}
 
     def idf(self, token: str) -> float:
         """IDF of a token; the largest value for a word the corpus never uses."""
@@ -150,15 +150,16 @@ class Weights:
                 if w not in STOPWORDS and w not in _ANSWER_WORDS and re.search(r"[\u4e00-\u9fff\w]", w)]
 
     def tokens(self, text: str) -> frozenset[str]:
-        """BM25 tokens of a text."""
-        return frozenset(self.index.tokenizer.tokens(text))
+        """BM25 tokens of a clause's text or one of its sentences, cached: the corpus holds finitely many,
+        and every answer would otherwise cut the same sentences with jieba again (about 4 ms)."""
+        found = self._tokens.get(text)
+        if found is None:
+            found = self._tokens[text] = frozenset(self.index.tokenizer.tokens(text))
+        return found
 
     def clause_tokens(self, hit: Hit) -> frozenset[str]:
-        """The BM25 tokens of a clause's text (with its headings), cached."""
-        cid = hit.clause.clause_id
-        if cid not in self._clause_tokens:
-            self._clause_tokens[cid] = self.tokens(" ".join(hit.clause.path) + " " + hit.clause.text)
-        return self._clause_tokens[cid]
+        """The BM25 tokens of a clause's text with its headings."""
+        return self.tokens(" ".join(hit.clause.path) + " " + hit.clause.text)
 
     def coverage(self, terms: Sequence[str], tokens: frozenset[str]) -> float:
         """Share of the terms' IDF weight found in `tokens`."""
@@ -190,6 +191,11 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
 def asked_kinds(question: str) -> tuple[AnswerKind, ...]:
     """The kinds of answer (KINDS) a question asks for."""
     return tuple(k for k in KINDS if k.asked.search(question))
+
+
+def _named_kinds(names: Sequence[str]) -> tuple[AnswerKind, ...]:
+    """The KINDS an Evidence names (it keeps names, which go into --json output)."""
+    return tuple(k for k in KINDS if k.name in names)
 
 
 def carries(kinds: Sequence[AnswerKind], sentence: str, terms: Sequence[str]) -> bool:
@@ -245,7 +251,7 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
     best = max(support[0], 1e-9)
     cited_idx = [0] + [i for i in range(1, min(len(hits), 5))
                        if support[i] >= p.secondary_ratio * best and support[i] > 0][: p.max_citations - 1]
-    asked = asked_kinds(question)
+    asked = _named_kinds(ev.asks)
     lines: list[str] = []
     cited: list[Hit] = []
     quotes: list[tuple[str, ...]] = []
@@ -273,7 +279,7 @@ def _routed_answer(question: str, hits: Sequence[Hit], ev: Evidence, p: AnswerPa
 
 def _abstain(question: str, hits: Sequence[Hit], ev: Evidence, reason: str) -> Answer:
     if reason == "kind":
-        labels = "或".join(k.label for k in KINDS if k.name in ev.asks)
+        labels = "或".join(k.label for k in _named_kinds(ev.asks))
         text = f"现有文件中没有找到关于这个问题的规定：相关条款涉及这一话题，但没有给出{labels}，无法给出有依据的答案。"
     elif reason == "number":
         text = "现有文件中没有找到关于这个问题的规定：相关条款中没有出现问题里的数字（如年份），无法给出有依据的答案。"
