@@ -67,7 +67,7 @@ KINDS = (
         r"(?:怎么|如何|怎样|咋)(?:申请|申报|申领|办理|办|报名|备案|登记|参保|认定|领取|提取)"
         r"|(?:申请|申报|办理|审批|报名|备案|登记|认定|并网|参保)的?\s*(?:流程|程序|手续|步骤|途径)"
         r"|走(?:什么|哪些)(?:流程|程序|手续)|(?:哪些|什么|啥)(?:材料|证照|证件|手续)|办(?:哪些|什么)证",
-        r"提交|受理|办理|程序|流程|手续|材料|窗口"),
+        r"提交|受理|程序|流程|手续|材料|窗口"),
     # Which office is in charge or where to go.
     AnswerKind.of(
         "agency", "负责或受理的部门",
@@ -81,6 +81,9 @@ KINDS = (
         r"|(?:申报|申请|准入|认定|评选|入选|享受)的?\s*(?:条件|资格|标准)|认定标准|按什么标准",
         r"条件|资格|资质|具备|不低于|不少于|门槛"),
 )
+# "按照…规定办理相关手续", "依法依规…": the sentence defers to rules it does not state, so it gives no
+# procedure, office or condition of its own.
+_DEFERRAL = re.compile(r"(?:按照?|依照?|依据|根据|依法)[^，。；]{0,12}?(?:规定|依规)[^，。；]{0,8}")
 # Words that only say what kind of answer is wanted; they are no part of the topic.
 _ANSWER_WORDS = frozenset(
     "多少 多大 多长 多久 几 百分之几 哪年 何时 时候 具体 分别 大概 主要 最高 最多 最低 一共".split())
@@ -201,11 +204,12 @@ def _named_kinds(names: Sequence[str]) -> tuple[AnswerKind, ...]:
 def carries(kinds: Sequence[AnswerKind], sentence: str, terms: Sequence[str]) -> bool:
     """Whether a sentence gives one of the kinds of answer, by words other than the question's own terms.
 
-    "要交哪些材料" is not answered by the 新材料 of "钒钛新材料", nor "怎么办理登记" by the 登记 it names.
+    "要交哪些材料" is not answered by the 新材料 of "钒钛新材料", nor "怎么办理登记" by the 登记 it names,
+    nor by a sentence that defers to other rules ("按规定办理相关手续").
     """
     if not kinds:
         return False
-    rest = sentence
+    rest = _DEFERRAL.sub("|", sentence)
     for term in sorted({t for t in terms if len(t) > 1}, key=len, reverse=True):
         rest = rest.replace(term, "|")
     return any(k.carried.search(rest) for k in kinds)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from rag.answer import AnswerParams, Evidence, asked_kinds, should_abstain
+from rag.answer import AnswerParams, Evidence, asked_kinds, carries, should_abstain
 from rag.ask import Asker
 from rag.config import Settings
 from rag.dialogue import resolve_followup
@@ -67,6 +67,7 @@ def test_questions_the_documents_do_not_answer_abstain(asker: Asker, question: s
 @pytest.mark.parametrize(("question", "why"), [
     ("找矿突破战略行动的项目怎么申报？要交哪些材料？", "但没有给出办理流程或所需材料"),
     ("钒电池储能示范项目归哪个部门管？", "但没有给出负责或受理的部门"),
+    ("探矿权延续登记需要提交哪些材料？", "但没有给出办理流程或所需材料"),  # 按规定办理登记: no procedure
     ("到2030年钒钛钢铁产业要达到什么规模？", "没有出现问题里的数字"),
 ])
 def test_an_abstention_says_what_the_documents_leave_out(asker: Asker, question: str, why: str) -> None:
@@ -126,3 +127,12 @@ def test_follow_up_answer_uses_the_conversation(asker: Asker) -> None:
     a = asker.ask("那稀土呢？", history=["钛资源量占全国多少？"])
     assert a.resolved_question == "稀土资源量占全国多少？"
     assert a.citations and "稀土" in a.citations[0].clause.text
+
+
+def test_a_sentence_that_defers_to_other_rules_gives_no_procedure() -> None:
+    procedure = asked_kinds("怎么办理？")
+    terms = ["探矿权"]
+    assert not carries(procedure, "剩余探矿权区域按规定办理登记后，继续开展勘查工作。", terms)
+    assert not carries(procedure, "决定继续开采的，按照探采合一规定办理相关手续。", terms)
+    assert carries(procedure, "申请人向自然资源主管部门提交申请材料，经审查后办理登记。", terms)
+    assert carries(procedure, "按规定办理后，申请人还须提交勘查报告。", terms)  # only the deferral is masked
