@@ -87,6 +87,12 @@ def test_abstention_says_so_and_labels_related_clauses(runtime: Runtime, asker: 
     assert "[1]" not in turn.evidence_html and turn.record["citations"] == []
 
 
+def test_the_evidence_panel_says_what_the_documents_leave_out(runtime: Runtime, asker: Asker) -> None:
+    turn = h.answer_turn(runtime, asker, "钒电池储能示范项目归哪个部门管？")
+    assert turn.answer.abstained
+    assert "但没有给出负责或受理的部门" in turn.evidence_html
+
+
 def test_follow_up_uses_the_sessions_earlier_questions(demo: gr.Blocks) -> None:
     on_ask = callback(demo, "on_ask")
     chat, asked, votes, status, evidence, box = on_ask("钛资源量占全国多少？", [], [], {})

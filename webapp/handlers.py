@@ -87,8 +87,8 @@ def _evidence_html(a: Answer, terms: Sequence[str]) -> str:
         out.append(box("info", f"结合上文，问题理解为：{a.resolved_question}"))
     out += [box("warn", f"注：{n}") for n in a.notes]
     if a.abstained:
-        out.append(box("warn", "现有文件中没有找到关于这个问题的规定。下面是检索到的最接近的条款，"
-                                "仅供参考，它们不是对问题的回答。"))
+        reason = a.text.split("\n", 1)[0]  # the composer's first line says what the documents leave out
+        out.append(box("warn", f"{reason}下面是检索到的最接近的条款，仅供参考，它们不是对问题的回答。"))
         out += [clause_card(h, terms, "可能相关", "非答案") for h in a.related]
     else:
         out.append(f'<div class="section-title">引用条款（问题：{esc(a.question)}）</div>')
