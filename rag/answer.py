@@ -47,11 +47,14 @@ class AnswerKind:
     # Matches a sentence that gives this kind of answer. Only words that say so: 申请 or 登记 alone are
     # often the topic itself ("探矿权登记"), not a procedure.
     carried: re.Pattern[str]
+    # Whether the question's own words in a sentence show the answer: a sentence that gives a 补贴 answers
+    # "有没有补贴", but the 新材料 a question names does not answer its "要交哪些材料".
+    own_words: bool = False
 
     @classmethod
-    def of(cls, name: str, label: str, asked: str, carried: str) -> AnswerKind:
+    def of(cls, name: str, label: str, asked: str, carried: str, own_words: bool = False) -> AnswerKind:
         """A kind from the two patterns' source."""
-        return cls(name, label, re.compile(asked), re.compile(carried))
+        return cls(name, label, re.compile(asked), re.compile(carried), own_words)
 
 
 KINDS = (
@@ -81,7 +84,14 @@ KINDS = (
         r"(?:什么|哪些|啥|哪几项?)(?:条件|资格|资质|门槛)|满足.{0,4}条件|具备.{0,4}(?:条件|资格|资质)"
         r"|(?:申报|申请|准入|认定|评定|评价|评选|入选|验收|享受)的?\s*(?:条件|资格|标准)|按什么标准",
         r"条件|资格|资质|具备|不低于|不少于|门槛"),
+    # A specific benefit: a subsidy, an award, a tax break. Asked for only when nothing more specific is
+    # (a figure, a procedure…): "能补贴多少钱" needs the figure, not just a sentence that names a 补贴.
+    AnswerKind.of(
+        "benefit", "具体的补贴、奖励或税收优惠",
+        r"税收优惠|税收减免|减免|免征|退税|补贴|补助|奖补|贴息|奖金|安家费|(?:有|给|发)(?:什么|哪些|多少)?奖励",
+        r"补贴|补助|奖补|奖励|奖金|贴息|优惠|减免|免征|退税|补偿|专项资金|资金支持|安家费", own_words=True),
 )
+_FALLBACK_KINDS = ("benefit",)  # asked for only when no other kind is
 # "按照…规定办理相关手续", "依法依规…": the sentence defers to rules it does not state, so it gives no
 # procedure, office or condition of its own.
 _DEFERRAL = re.compile(r"(?:按照?|依照?|依据|根据|依法)[^，。；]{0,12}?(?:规定|依规)[^，。；]{0,8}")
@@ -194,7 +204,9 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
 
 def asked_kinds(question: str) -> tuple[AnswerKind, ...]:
     """The kinds of answer (KINDS) a question asks for."""
-    return tuple(k for k in KINDS if k.asked.search(question))
+    asked = tuple(k for k in KINDS if k.asked.search(question))
+    specific = tuple(k for k in asked if k.name not in _FALLBACK_KINDS)
+    return specific or asked
 
 
 def _named_kinds(names: Sequence[str]) -> tuple[AnswerKind, ...]:
@@ -210,10 +222,11 @@ def carries(kinds: Sequence[AnswerKind], sentence: str, terms: Sequence[str]) ->
     """
     if not kinds:
         return False
-    rest = _DEFERRAL.sub("|", sentence)
+    own = _DEFERRAL.sub("|", sentence)
+    rest = own
     for term in sorted({t for t in terms if len(t) > 1}, key=len, reverse=True):
         rest = rest.replace(term, "|")
-    return any(k.carried.search(rest) for k in kinds)
+    return any(k.carried.search(own if k.own_words else rest) for k in kinds)
 
 
 def should_abstain(ev: Evidence, params: AnswerParams) -> bool:

@@ -68,6 +68,7 @@ def test_questions_the_documents_do_not_answer_abstain(asker: Asker, question: s
     ("找矿突破战略行动的项目怎么申报？要交哪些材料？", "但没有给出办理流程或所需材料"),
     ("钒电池储能示范项目归哪个部门管？", "但没有给出负责或受理的部门"),
     ("探矿权延续登记需要提交哪些材料？", "但没有给出办理流程或所需材料"),  # 按规定办理登记: no procedure
+    ("攀枝花钒钛高新区入园企业有什么税收优惠？", "但没有给出具体的补贴、奖励或税收优惠"),
     ("到2030年钒钛钢铁产业要达到什么规模？", "没有出现问题里的数字"),
 ])
 def test_an_abstention_says_what_the_documents_leave_out(asker: Asker, question: str, why: str) -> None:
@@ -100,6 +101,10 @@ def test_abstention_rules() -> None:
     ("绿色矿山评定标准有哪些？", ("conditions",)),
     ("钒电池储能项目的补贴标准是什么？", ("figure",)),
     ("锂矿采矿权出让由哪一级政府审批？", ("agency",)),
+    ("做钒电池储能有补贴吗？", ("benefit",)),
+    ("入园企业有什么税收优惠？", ("benefit",)),
+    ("钒电池储能项目每千瓦时能补贴多少钱？", ("figure",)),   # the figure, not just a 补贴
+    ("战略找矿成果奖励办法由哪个部门牵头制定？", ("agency",)),  # the 奖励办法 is the topic
     ("钒电池储能有什么支持政策？", ()),
     ("几家做特殊钢的厂子能不能抱团发展？", ()),
 ])
@@ -140,3 +145,8 @@ def test_a_sentence_that_defers_to_other_rules_gives_no_procedure() -> None:
     assert not carries(procedure, "决定继续开采的，按照探采合一规定办理相关手续。", terms)
     assert carries(procedure, "申请人向自然资源主管部门提交申请材料，经审查后办理登记。", terms)
     assert carries(procedure, "按规定办理后，申请人还须提交勘查报告。", terms)  # only the deferral is masked
+
+
+def test_a_benefit_the_documents_give_is_answered(asker: Asker) -> None:
+    a = asker.ask("新材料首批次应用有补贴吗？")  # 《指南》: 落实好省“首批次”重点新材料保险补偿政策
+    assert not a.abstained and "保险补偿" in a.text
