@@ -280,7 +280,10 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
         quotes.append(tuple(picked))
         lead = f"根据{h.clause.citation}" if n == 1 else f"此外，{h.clause.citation}提出"
         lines.append(f"{lead}：{''.join(picked)}[{n}]")
-    return Answer(question, "\n".join(lines), tuple(cited), False, evidence=ev, quotes=tuple(quotes))
+    # A question may ask for two things (哪个部门…哪些材料) and the clauses give one: say which is missing.
+    missing = [k.label for k in asked if not any(carries((k,), s, q_tokens) for q in quotes for s in q)]
+    notes = (f"所引条款没有给出{'或'.join(missing)}。",) if missing else ()
+    return Answer(question, "\n".join(lines), tuple(cited), False, evidence=ev, notes=notes, quotes=tuple(quotes))
 
 
 def _routed_answer(question: str, hits: Sequence[Hit], ev: Evidence, p: AnswerParams) -> Answer:

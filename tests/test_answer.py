@@ -150,3 +150,9 @@ def test_a_sentence_that_defers_to_other_rules_gives_no_procedure() -> None:
 def test_a_benefit_the_documents_give_is_answered(asker: Asker) -> None:
     a = asker.ask("新材料首批次应用有补贴吗？")  # 《指南》: 落实好省“首批次”重点新材料保险补偿政策
     assert not a.abstained and "保险补偿" in a.text
+
+
+def test_an_answer_says_which_asked_detail_its_clauses_leave_out(asker: Asker) -> None:
+    a = asker.ask("矿区生态修复做完了，验收由哪个部门组织？需要提交哪些材料？")  # an office is named, no papers
+    assert not a.abstained and a.notes == ("所引条款没有给出办理流程或所需材料。",)
+    assert asker.ask("钛资源量占全国多少？").notes == ()  # the figure is quoted
