@@ -8,8 +8,8 @@ only as "可能相关".
 
 Abstention looks at what the question asks for and at how well the best clauses cover its topic,
 because dense cosine alone does not separate in-corpus from off-topic questions
-(notes/embedding-model.md). A question that asks for a figure, a procedure, an office or conditions
-(KINDS) needs a topic sentence that gives one. Otherwise the composer weighs how much of the
+(notes/embedding-model.md). A question that asks for a figure, a procedure, an office, conditions
+or a subsidy (KINDS) needs a topic sentence that gives one. Otherwise the composer weighs how much of the
 question's vocabulary the best clause contains (IDF over the indexed chunks; a word the corpus never
 uses weighs most) and the dense cosine of the best clause. The thresholds are calibrated on the QA
 set's unanswerable questions (evaluation/tune.py).
@@ -37,7 +37,7 @@ class AnswerKind:
     """A kind of answer a question can ask for, and how a sentence shows that it gives one.
 
     Policy opinions and guides state aims and measures; they seldom give the figure, the procedure,
-    the office or the conditions a user may ask for. A question that asks for one of these is
+    the office, the conditions or the subsidy a user may ask for. A question that asks for one of these is
     answered only from a sentence that carries it (see should_abstain).
     """
 
