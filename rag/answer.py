@@ -50,11 +50,13 @@ class AnswerKind:
     # Whether the question's own words in a sentence show the answer: a sentence that gives a 补贴 answers
     # "有没有补贴", but the 新材料 a question names does not answer its "要交哪些材料".
     own_words: bool = False
+    fallback: bool = False     # asked for only when the question asks for no other kind
 
     @classmethod
-    def of(cls, name: str, label: str, asked: str, carried: str, own_words: bool = False) -> AnswerKind:
+    def of(cls, name: str, label: str, asked: str, carried: str, own_words: bool = False,
+           fallback: bool = False) -> AnswerKind:
         """A kind from the two patterns' source."""
-        return cls(name, label, re.compile(asked), re.compile(carried), own_words)
+        return cls(name, label, re.compile(asked), re.compile(carried), own_words, fallback)
 
 
 KINDS = (
@@ -89,9 +91,9 @@ KINDS = (
     AnswerKind.of(
         "benefit", "具体的补贴、奖励或税收优惠",
         r"税收优惠|税收减免|减免|免征|退税|补贴|补助|奖补|贴息|奖金|安家费|(?:有|给|发)(?:什么|哪些|多少)?奖励",
-        r"补贴|补助|奖补|奖励|奖金|贴息|优惠|减免|免征|退税|补偿|专项资金|资金支持|安家费", own_words=True),
+        r"补贴|补助|奖补|奖励|奖金|贴息|优惠|减免|免征|退税|补偿|专项资金|资金支持|安家费",
+        own_words=True, fallback=True),
 )
-_FALLBACK_KINDS = ("benefit",)  # asked for only when no other kind is
 # "按照…规定办理相关手续", "依法依规…": the sentence defers to rules it does not state, so it gives no
 # procedure, office or condition of its own.
 _DEFERRAL = re.compile(r"(?:按照?|依照?|依据|根据|依法)[^，。；]{0,12}?(?:规定|依规)[^，。；]{0,8}")
@@ -205,7 +207,7 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
 def asked_kinds(question: str) -> tuple[AnswerKind, ...]:
     """The kinds of answer (KINDS) a question asks for."""
     asked = tuple(k for k in KINDS if k.asked.search(question))
-    specific = tuple(k for k in asked if k.name not in _FALLBACK_KINDS)
+    specific = tuple(k for k in asked if not k.fallback)
     return specific or asked
 
 
