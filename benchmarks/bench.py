@@ -53,7 +53,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -360,24 +360,36 @@ def recall(found: np.ndarray, exact: np.ndarray, k: int) -> float:
     return float(np.mean([len(set(f[:k]) & set(e[:k])) / k for f, e in zip(found, exact, strict=True)]))
 
 
+def interleaved(fns: dict[str, Callable[[np.ndarray], Any]], queries: dict[str, np.ndarray],
+                warmup: int = 10) -> Iterator[tuple[str, str, float, Any]]:
+    """Every function on every query vector, timed: yields (query set, function name, seconds, result).
+
+    The first `warmup` vectors of the first set run once untimed (first calls touch cold memory pages).
+    The order of the functions rotates query by query, so that none always runs right after flat
+    search has flushed the caches, and their ratios stay fair under a drifting load.
+    """
+    names = list(fns)
+    for fn in fns.values():
+        for v in next(iter(queries.values()))[:warmup]:
+            fn(v[None, :])
+    step = 0
+    for set_name, vectors in queries.items():
+        for v in vectors:
+            step += 1
+            for name in names[step % len(names):] + names[:step % len(names)]:
+                seconds, result = timed(fns[name], v[None, :])
+                yield set_name, name, seconds, result
+
+
 def dense_latency_and_recall(variants: dict[str, Callable[[np.ndarray], Any]], queries: dict[str, np.ndarray],
                              sources: np.ndarray) -> dict[str, Any]:
     """Every variant on every query, interleaved; latency over all queries, recall per query set."""
     names = list(variants)
     times: dict[str, list[float]] = {n: [] for n in names}
     rows: dict[str, dict[str, list[np.ndarray]]] = {n: {s: [] for s in queries} for n in names}
-    for fn in variants.values():  # warm-up: first calls touch cold memory pages
-        for v in next(iter(queries.values()))[:10]:
-            fn(v[None, :])
-    step = 0
-    for set_name, vectors in queries.items():
-        for v in vectors:
-            step += 1
-            # Rotate the order, so that no variant always runs right after flat has flushed the caches.
-            for name in names[step % len(names):] + names[:step % len(names)]:
-                seconds, (_, ids) = timed(variants[name], v[None, :])
-                times[name].append(seconds)
-                rows[name][set_name].append(ids[0])
+    for set_name, name, seconds, (_, ids) in interleaved(variants, queries):
+        times[name].append(seconds)
+        rows[name][set_name].append(ids[0])
     out: dict[str, Any] = {}
     for name in names:
         out[name] = {"latency": summary(times[name])}
