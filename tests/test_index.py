@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ from rag.config import ROOT
 from rag.corpus import Corpus, load_corpus
 from rag.errors import IndexMismatch, QueryError
 from rag.index import build_index, load_index
-from rag.retrieve import RetrievalParams, fuse, order_candidates, rrf_ranks, search
+from rag.retrieve import RetrievalParams, _best_per_clause, fuse, order_candidates, rrf_ranks, search
 
 from .fakes import BigramEmbedder
 
@@ -191,6 +192,28 @@ def test_large_corpus_switches_to_hnsw(tmp_path: Path, corpus: Corpus) -> None:
     assert idx.meta.faiss_type == "hnsw"
     assert search(idx, BigramEmbedder(), "探矿权 续期")[0].clause.citation == "《若干意见》（六）"
     assert isinstance(idx.chunk_clause, np.ndarray)
+
+
+def test_hnsw_search_looks_as_deep_as_the_rows_it_asks_for() -> None:
+    """The phrase view asks HNSW for more rows than its efSearch; it must still find the nearest ones."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    hnsw = faiss.IndexHNSWFlat(32, 8, faiss.METRIC_INNER_PRODUCT)
+    hnsw.add(x)
+    hnsw.hnsw.efSearch = 16  # as loaded: shallower than the 300 rows asked below
+    flat = faiss.IndexFlatIP(32)
+    flat.add(x)
+    rows, ok = np.arange(len(x)), np.ones(len(x), dtype=bool)
+    deep, shallow = [], []
+    for v in x[:20] + 0.5 * rng.standard_normal((20, 32)).astype(np.float32):
+        v = (v / np.linalg.norm(v))[None, :].astype(np.float32)
+        exact = set(flat.search(v, 300)[1][0].tolist())
+        out = np.full(len(x), -np.inf)
+        _best_per_clause(out, hnsw, v, rows, ok, 300)
+        deep.append(len(exact & set(np.flatnonzero(np.isfinite(out)).tolist())) / 300)
+        shallow.append(len(exact & set(hnsw.search(v, 300)[1][0].tolist())) / 300)
+    assert np.mean(deep) > 0.9 > np.mean(shallow) + 0.1
 
 
 @settings(max_examples=200, deadline=None)
