@@ -74,12 +74,13 @@ KINDS = (
         r"|(?:申请|申报|办理|审批|报名|备案|登记|认定|并网|参保)的?\s*(?:流程|程序|手续|步骤|途径)"
         r"|走(?:什么|哪些)(?:流程|程序|手续)|(?:哪些|什么|啥)(?:材料|证照|证件|手续)|办(?:哪些|什么)证",
         r"提交|受理|程序|流程|手续|材料|窗口"),
-    # Which office is in charge or where to go.
+    # Which office is in charge or where to go. The question's own 部门/政府/牵头 in a sentence name who does
+    # it ("市县两级人民政府可…统筹安排资金" answers "哪一级政府…").
     AnswerKind.of(
         "agency", "负责或受理的部门",
         r"(?:哪个|哪些|什么|哪一?级)(?:部门|单位|机构|机关|政府)|谁(?:来)?(?:负责|牵头|管|主管|审批|受理|组织|认定|验收)"
         r"|找谁|归谁|向(?:哪里|哪儿|谁)|[到去在](?:哪里|哪儿)(?:办|申请|申报|举报)|(?:主管|受理|审批|牵头)(?:部门|单位|机关)",
-        r"[厅局]|委员会|[省市县]委|部门|政府|机构|牵头|负责"),
+        r"[厅局]|委员会|[省市县]委|部门|政府|机构|牵头|负责", own_words=True),
     # Who qualifies: conditions, thresholds, criteria.
     AnswerKind.of(
         "conditions", "具体条件或资格要求",

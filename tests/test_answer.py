@@ -156,3 +156,9 @@ def test_an_answer_says_which_asked_detail_its_clauses_leave_out(asker: Asker) -
     a = asker.ask("矿区生态修复做完了，验收由哪个部门组织？需要提交哪些材料？")  # an office is named, no papers
     assert not a.abstained and a.notes == ("所引条款没有给出办理流程或所需材料。",)
     assert asker.ask("钛资源量占全国多少？").notes == ()  # the figure is quoted
+
+
+def test_an_office_question_is_answered_by_the_office_the_clause_names(asker: Asker) -> None:
+    a = asker.ask("哪一级政府可以统筹安排矿业权出让收益资金加大找矿支持？")
+    assert not a.abstained and a.citations[0].clause.citation == "《若干意见》（十一）"
+    assert "市县两级人民政府" in a.text
