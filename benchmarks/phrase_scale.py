@@ -11,16 +11,17 @@ benchmarks/bench.py measured only the chunk view at 100k clauses; this script me
    phrases / clauses of the bundled index (indexes/default/meta.json). Every clause gets one phrase,
    the rest go to uniformly random clauses. Seeded random unit vectors of dim 384: the hardest case
    for HNSW (see bench.py), and phrases of one clause are not closer to each other than to others.
-2. Each index is made as rag.index._write_faiss makes it (flat up to HNSW_ABOVE rows, else HNSW with
-   HNSW_M / HNSW_EF_CONSTRUCTION), written to a temporary folder, then loaded with rag.index._read_faiss, as a
-   server would (efSearch = HNSW_EF_SEARCH). "build s" includes writing the file; "RSS on load" is
-   the current RSS after loading minus before. An HNSW index is built with _write_faiss's constructor
-   and settings but added in 20 batches instead of one call, so that progress can be printed.
+2. Each index is rag.index.new_faiss's (flat up to HNSW_ABOVE rows, else HNSW), added in 20 batches
+   so that progress can be printed, written to a temporary folder, then loaded with
+   rag.index._read_faiss, as a server would (efSearch = HNSW_EF_SEARCH). "build s" includes writing
+   the file; "RSS on load" is the current RSS after loading minus before.
 3. Per query (half random unit vectors, half perturbed phrase vectors, made by bench.query_sets),
    each stage runs as rag.retrieve._clause_scores runs it: gather the row mask, allocate `out`, then
-   _best_per_clause(out, index, vec, row_clause, row_ok, depth). The deployed phrase stage (efSearch
-   as loaded, depth 50 * round(ratio)), cheaper or dearer alternatives, exact (flat) phrase search and
-   the chunk stage are all timed in one loop, query by query in rotating order.
+   _best_per_clause(out, index, vec, row_clause, row_ok, depth), which searches HNSW with efSearch at
+   least the rows it asks for. Next to the deployed stages, "d<rows> ef<n>" stages search with that
+   efSearch for the call (ef256 = the loaded value, which the phrase view used before that rule),
+   exact (flat) phrase search and the chunk stage; all timed in one loop, in rotating order.
+   benchmarks/phrase_scale.md was measured before that rule: its "as deployed" phrase row is ef256.
 4. Recall: each stage's top 10 / 50 clauses (after the best-per-clause reduction) against exact
    search over the same vectors, deep enough to be exact (50 * the most phrases any clause has).
 """
@@ -57,12 +58,9 @@ from bench import (  # noqa: E402  (this folder is on sys.path when a script in 
 )
 
 from rag.index import (  # noqa: E402
-    HNSW_ABOVE,
-    HNSW_EF_CONSTRUCTION,
     HNSW_EF_SEARCH,
-    HNSW_M,
     _read_faiss,
-    _write_faiss,
+    new_faiss,
 )
 from rag.retrieve import RetrievalParams, _best_per_clause, _keep_best  # noqa: E402
 
@@ -82,13 +80,10 @@ def random_unit_rows(rng: np.random.Generator, rows: int, block: int = 100_000) 
 
 
 def write_index(path: Path, vectors: np.ndarray, label: str, batches: int = 20) -> str:
-    """rag.index._write_faiss's index and file; an HNSW one is added in batches so that progress can be shown."""
+    """The index rag.index writes for these vectors, added in batches so that progress can be shown."""
     import faiss
 
-    if len(vectors) <= HNSW_ABOVE:
-        return _write_faiss(path, vectors, HNSW_ABOVE)
-    index = faiss.IndexHNSWFlat(DIM, HNSW_M, faiss.METRIC_INNER_PRODUCT)  # as _write_faiss
-    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index, kind = new_faiss(DIM, len(vectors))
     start, step = time.perf_counter(), -(-len(vectors) // batches)
     for first in range(0, len(vectors), step):
         index.add(vectors[first:first + step])
@@ -98,7 +93,7 @@ def write_index(path: Path, vectors: np.ndarray, label: str, batches: int = 20) 
         if rss > MAX_RSS_MB:
             sys.exit(f"RSS {rss:.0f} MB > {MAX_RSS_MB} MB: stopped")
     faiss.write_index(index, str(path))
-    return "hnsw"
+    return kind
 
 
 def build_and_load(vectors: np.ndarray, folder: Path, label: str) -> tuple[Any, dict[str, Any]]:
@@ -117,14 +112,18 @@ def build_and_load(vectors: np.ndarray, folder: Path, label: str) -> tuple[Any, 
 
 
 def stage(index: Any, row_clause: np.ndarray, mask: np.ndarray, depth: int, ef: int | None) -> Stage:
-    """One view's part of rag.retrieve._clause_scores; ef=None keeps efSearch as loaded."""
-    loaded_ef = index.hnsw.efSearch if hasattr(index, "hnsw") else None
+    """One view's part of rag.retrieve._clause_scores. ef=None: as deployed (_best_per_clause chooses
+    efSearch); otherwise that efSearch for this call only, the loaded index left as it is."""
+    import faiss
 
     def run(vec: np.ndarray) -> np.ndarray:
-        if loaded_ef is not None:
-            index.hnsw.efSearch = ef or loaded_ef
         out = np.full(len(mask), -np.inf, dtype=np.float64)
-        _best_per_clause(out, index, vec, row_clause, mask[row_clause], depth)
+        row_ok = mask[row_clause]
+        if ef is None:
+            _best_per_clause(out, index, vec, row_clause, row_ok, depth)
+        else:
+            scores, rows = index.search(vec, depth, params=faiss.SearchParametersHNSW(efSearch=ef))  # type: ignore[attr-defined]
+            _keep_best(out, scores[0], rows[0], row_clause, row_ok)
         return out
     return run
 
@@ -224,16 +223,14 @@ def run(n: int, n_queries: int, seed: int = 0) -> dict[str, Any]:
     stages = {f"chunk d{candidates} (as deployed)": stage(chunk_index, chunk_clause, mask, candidates, None),
               f"phrase d{depth} (as deployed)": stage(phrase_index, phrase_clause, mask, depth, None)}
     if out["phrase_index"]["kind"] == "hnsw":
-        for ef, d in ((depth, depth), (128, depth), (64, depth), (HNSW_EF_SEARCH, 2 * candidates),
-                      (HNSW_EF_SEARCH, candidates)):
+        for ef, d in ((HNSW_EF_SEARCH, depth), (depth, depth), (128, depth), (64, depth),
+                      (HNSW_EF_SEARCH, 2 * candidates), (HNSW_EF_SEARCH, candidates)):
             stages[f"phrase d{d} ef{ef}"] = stage(phrase_index, phrase_clause, mask, d, ef)
         stages[f"phrase d{depth} exact (flat)"] = stage(flat_of(phrase_index), phrase_clause, mask, depth, None)
     print(f"timing {len(stages)} stages x {out['queries']} queries", file=sys.stderr)
     out["stages"], times = measure(stages, queries, exact, phrase_clause[sources])
     deployed = [f"chunk d{candidates} (as deployed)", f"phrase d{depth} (as deployed)"]
     out["chunk_plus_phrase_deployed"] = summary(np.add(times[deployed[0]], times[deployed[1]]).tolist())
-    if hasattr(phrase_index, "hnsw"):
-        phrase_index.hnsw.efSearch = HNSW_EF_SEARCH  # as loaded: the stages above set it per call
     out["keep_best_alone"] = keep_best_cost(phrase_index, queries["random"], phrase_clause, n, depth)
     out["peak_rss_mb"] = round(peak_rss_mb())
     return out

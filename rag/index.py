@@ -133,17 +133,18 @@ def _swap_into_place(tmp: Path, folder: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_faiss(path: Path, vectors: np.ndarray, hnsw_above: int) -> str:
-    dim = vectors.shape[1]
-    # Inner product equals cosine on L2-normalised vectors.
-    index: Any
-    if len(vectors) > hnsw_above:
+def new_faiss(dim: int, rows: int, hnsw_above: int = HNSW_ABOVE) -> tuple[Any, str]:
+    """An empty FAISS index for `rows` vectors, and its kind: exact up to hnsw_above rows, HNSW above.
+    Inner product equals cosine on L2-normalised vectors."""
+    if rows > hnsw_above:
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        kind = "hnsw"
-    else:
-        index = faiss.IndexFlatIP(dim)
-        kind = "flat"
+        return index, "hnsw"
+    return faiss.IndexFlatIP(dim), "flat"
+
+
+def _write_faiss(path: Path, vectors: np.ndarray, hnsw_above: int) -> str:
+    index, kind = new_faiss(vectors.shape[1], len(vectors), hnsw_above)
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     faiss.write_index(index, str(path))
     return kind
