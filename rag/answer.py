@@ -241,7 +241,7 @@ def abstention_reason(ev: Evidence, params: AnswerParams) -> str:
     """Why the documents do not appear to answer the question: "number", "kind", "topic"; "" if they do.
 
     - the question names a figure or year (2030) that none of the best clauses contains;
-    - it asks for a kind of answer (a figure or date, a procedure, an office, conditions; KINDS),
+    - it asks for a kind of answer (a figure or date, a procedure, an office, conditions, a subsidy; KINDS),
       and no sentence that carries one matches its topic nearly as well as the best sentence does,
       or holds even the minimum share of its topic asked of any answer (the documents speak of the
       topic but do not give what is asked);
