@@ -47,7 +47,7 @@ def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
         wide = RetrievalParams(candidates=200)
         dense, lexical, phrase = _clause_scores(rt.index, rt.embedder, it.question, mask, wide, "hybrid")
         named = named_document_bonus(rt.index, it.question, RetrievalParams(w_named_doc=1.0, rrf_k=0.0))
-        cache[it.qid] = (_route(rt.index, it.question, mask), dense, lexical, phrase, mask, named)
+        cache[it.qid] = (list(_route(rt.index, it.question, mask)), dense, lexical, phrase, mask, named)
     ids = [c.clause_id for c in rt.index.clauses]
 
     def runs_for(p: RetrievalParams) -> dict[str, list[str]]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .clauses import Clause, SubUnit
 from .index import ClauseIndex
 from .retrieve import Hit
 from .tokenize import STOPWORDS
@@ -281,7 +282,8 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
         picked = _pick_sentences(h, q_tokens, weights, asked, 2 if n == 1 else 1)
         cited.append(h)
         quotes.append(tuple(picked))
-        lead = f"根据{h.clause.citation}" if n == 1 else f"此外，{h.clause.citation}提出"
+        where = h.clause.part_citation(_part_holding(h.clause, picked))
+        lead = f"根据{where}" if n == 1 else f"此外，{where}提出"
         lines.append(f"{lead}：{''.join(picked)}[{n}]")
     # A question may ask for two things (哪个部门…哪些材料) and the clauses give one: say which is missing.
     missing = [k.label for k in asked if not any(carries((k,), s, q_tokens) for q in quotes for s in q)]
@@ -290,12 +292,16 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
 
 
 def _routed_answer(question: str, hits: Sequence[Hit], ev: Evidence, p: AnswerParams) -> Answer:
-    """A question that names clauses by number: quote the opening of each named clause."""
+    """A question that names clauses by number: quote the named clause whole, or the opening of each
+    when the number names several (a 章 or a bare "（二）"), marked "……" where cut."""
     named = [h for h in hits if h.via == "clause-number"]
     cited = named[: max(p.max_citations, 1)]
-    quotes = [tuple(_sentences(h.clause.text)[:2]) for h in cited]
-    lines = [f"{h.clause.citation}的内容如下[{i}]：{''.join(q)}"
-             for i, (h, q) in enumerate(zip(cited, quotes, strict=True), 1)]
+    keep = None if len(named) == 1 else 2
+    texts = [h.clause.part_text(h.part) for h in cited]
+    quotes = [tuple(_sentences(t)[:keep]) for t in texts]
+    lines = [f"{h.clause.part_citation(h.part)}的内容如下[{i}]："
+             f"{''.join(q)}{'……' if len(q) < len(_sentences(t)) else ''}"
+             for i, (h, q, t) in enumerate(zip(cited, quotes, texts, strict=True), 1)]
     if len(named) > len(cited):
         lines.append(f"（另有{len(named) - len(cited)}个条款符合该编号，见检索结果。）")
     return Answer(question, "\n".join(lines), tuple(cited), False, evidence=ev, quotes=tuple(quotes))
@@ -313,6 +319,14 @@ def _abstain(question: str, hits: Sequence[Hit], ev: Evidence, reason: str) -> A
     if related:
         text += "\n可能相关（仅供参考，并非对问题的回答）：" + "；".join(h.clause.citation for h in related)
     return Answer(question, text, (), True, related=related, evidence=ev)
+
+
+def _part_holding(clause: Clause, quoted: Sequence[str]) -> SubUnit | None:
+    """The innermost 款/项/一是 of a clause that holds every quoted sentence: the pinpoint citation."""
+    spans = [(i, i + len(s)) for s in quoted if (i := clause.text.find(s)) >= 0]
+    if not spans or len(spans) < len(quoted):
+        return None
+    return clause.part_at(min(a for a, _ in spans), max(b for _, b in spans))
 
 
 def _sentences(text: str) -> list[str]:

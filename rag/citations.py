@@ -10,8 +10,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .clauses import Clause, Document
-from .markers import CN_NUM, cn_to_int
+from .clauses import Clause, Document, SubUnit
+from .markers import CN_NUM, KIND_BY_CODE, cn_to_int, int_to_cn
 
 _N = f"[{CN_NUM}]{{1,6}}|\\d{{1,3}}"
 _TOKEN = re.compile(
@@ -23,6 +23,9 @@ _TOKEN = re.compile(
     rf"|(?<![{CN_NUM}])(?P<k6>[{CN_NUM}]{{1,3}})、"
     r"|(?P<pre>序言|前言|引言|导语)"
 )
+# Keys that may also name a part inside a clause: 第二条第二款, 第三条第（二）项.
+_PART_CODES = ("para", "it", "sub")
+_ITEM_CODES = ("it", "sub", "n")
 _UNIT_CODE = {"编": "vol", "章": "ch", "节": "sec", "条": "art", "款": "para", "段": "para",
               "部分": "pt", "项": "it"}
 # Words around a reference that do not make the query about anything else.
@@ -114,14 +117,36 @@ def resolve(ref: Reference, documents: Sequence[Document]) -> list[Clause]:
     The reference must match the end of a clause's (or heading's) address, skipping as few
     levels as possible: "（十五）" finds 《若干意见》一、…（十五）. A 第X条 also finds the Xth
     item （X） in documents that have no articles ("若干意见第十五条" is how people say it).
+    When nothing matches and the last key can name a part inside a clause ("第二条第二款",
+    "第三条（二）"), the clause the other keys name is found if it has that part (`named_part`).
     """
+    found = _resolve_keys(ref.keys, ref.doc_hint, documents)
+    if found or len(ref.keys) < 2 or ref.keys[-1][0] not in _PART_CODES:
+        return found
+    return [c for c in _resolve_keys(ref.keys[:-1], ref.doc_hint, documents) if named_part(ref, c)]
+
+
+def named_part(ref: Reference, clause: Clause) -> SubUnit | None:
+    """The sub-unit of `clause` a reference names below the clause itself (三是, 第二款, （二）), or None."""
+    if ref.enumeration:
+        want = f"{int_to_cn(ref.enumeration)}是"
+    elif ref.keys[-1][0] in _PART_CODES and ref.keys[-1] not in clause.keys:
+        code, n = ref.keys[-1]
+        want = f"第{int_to_cn(n)}款" if code == "para" else KIND_BY_CODE[code].label(n)
+    else:
+        return None
+    return next((s for s in clause.subunits if s.label == want), None)
+
+
+def _resolve_keys(keys: tuple[tuple[str, int], ...], doc_hint: str,
+                  documents: Sequence[Document]) -> list[Clause]:
     best: list[tuple[int, int, Clause]] = []
-    for doc in documents_named(ref.doc_hint, documents):
+    for doc in documents_named(doc_hint, documents):
         has_articles = any(k == "art" for c in doc.clauses for k, _ in c.keys)
         targets = {c.keys for c in doc.clauses} | {c.keys[:i] for c in doc.clauses
                                                     for i in range(1, len(c.keys))}
         for target in targets:
-            cost = _match_cost(ref.keys, target, has_articles)
+            cost = _match_cost(keys, target, has_articles)
             if cost is None:
                 continue
             for c in doc.clauses:
@@ -165,4 +190,7 @@ def _same(qk: tuple[str, int], tk: tuple[str, int], has_articles: bool) -> bool:
     if qk[0] == tk[0]:
         return True
     # 第X条 also names the Xth item in documents without articles ("若干意见第十五条").
-    return qk[0] == "art" and not has_articles and tk[0] in ("it", "n")
+    if qk[0] == "art" and not has_articles and tk[0] in ("it", "n"):
+        return True
+    # People type item numbers loosely: "（2）" or "2." for the document's "（二）" (an exact kind costs less).
+    return qk[0] in _ITEM_CODES and tk[0] in _ITEM_CODES

@@ -52,6 +52,27 @@ class Clause:
     keys: tuple[tuple[str, int], ...]    # structural address (("ch", 3), ("sec", 2), ("it", 2))
     subunits: tuple[SubUnit, ...] = ()
 
+    def part_at(self, start: int, end: int) -> SubUnit | None:
+        """The innermost sub-unit that holds text[start:end] (offsets into self.text), or None."""
+        a, b = start + self.span[0], end + self.span[0]
+        inside = [s for s in self.subunits if s.span[0] <= a and b <= s.span[1]]
+        return min(inside, key=lambda s: s.span[1] - s.span[0], default=None)
+
+    def part_text(self, part: SubUnit | None) -> str:
+        """The text of a sub-unit; the whole clause when part is None."""
+        if part is None:
+            return self.text
+        return self.text[part.span[0] - self.span[0]:part.span[1] - self.span[0]].strip()
+
+    def part_citation(self, part: SubUnit | None) -> str:
+        """《办法》第二条第二款 / 《办法》第三条第（二）项 / 《指南》第三章第二节（二）一是; the clause's own
+        citation when part is None."""
+        if part is None:
+            return self.citation
+        if self.keys and self.keys[-1][0] == "art" and part.label.startswith("（"):
+            return f"{self.citation}第{part.label}项"
+        return self.citation + part.label
+
 
 @dataclass(frozen=True)
 class Node:

@@ -132,7 +132,10 @@ def hit_record(h: Hit) -> dict[str, Any]:
     return {"rank": h.rank, "score": round(h.score, 6), "doc_id": c.doc_id, "doc_title": h.doc_title,
             "clause_id": c.clause_id, "citation": c.citation, "label": c.label, "path": list(c.path),
             "text": c.text, "via": h.via, "dense": round(h.dense, 4), "phrase": round(h.phrase, 4),
-            "lexical": round(h.lexical, 4)}
+            "lexical": round(h.lexical, 4),
+            # The 款/项/一是 a clause-number query named inside the clause ("第二条第二款"), else null.
+            "part": {"label": h.part.label, "citation": c.part_citation(h.part), "text": c.part_text(h.part)}
+            if h.part else None}
 
 
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:

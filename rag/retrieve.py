@@ -17,8 +17,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from .citations import mentioned_documents, parse_reference, resolve
-from .clauses import Clause
+from .citations import mentioned_documents, named_part, parse_reference, resolve
+from .clauses import Clause, SubUnit
 from .embed import Embedder
 from .errors import QueryError
 from .index import ClauseIndex
@@ -55,6 +55,7 @@ class Hit:
     lexical: float             # BM25 of the clause's best chunk
     via: str                   # "clause-number" | "hybrid" | "dense" | "lexical"
     phrase: float              # cosine of the clause's best phrase (0.0 when not among candidates)
+    part: SubUnit | None = None  # the 款/项/一是 a clause-number query named inside the clause
 
 
 def clean_query(query: str) -> str:
@@ -95,7 +96,8 @@ def search(index: ClauseIndex, embedder: Embedder, query: str, k: int = 5, doc: 
     if k < 1:
         raise QueryError("k 必须是正整数")
     mask = allowed_clauses(index, doc, scope)
-    routed = _route(index, q, mask) if mode == "hybrid" else []
+    parts = _route(index, q, mask) if mode == "hybrid" else {}
+    routed = list(parts)
     dense, lexical, phrase = _clause_scores(index, embedder, q, mask, p, mode)
     fused = fuse(dense, lexical, mask, p, mode, phrase)
     if mode == "hybrid":
@@ -110,7 +112,8 @@ def search(index: ClauseIndex, embedder: Embedder, query: str, k: int = 5, doc: 
         score = top + 1.0 + (len(routed) - routed.index(i)) * 1e-3 if via == "clause-number" else float(fused[i])
         c = index.clauses[i]
         hits.append(Hit(c, index.corpus.document(c.doc_id).title, score, len(hits) + 1,
-                        float(max(dense[i], 0.0)), float(max(lexical[i], 0.0)), via, float(max(phrase[i], 0.0))))
+                        float(max(dense[i], 0.0)), float(max(lexical[i], 0.0)), via, float(max(phrase[i], 0.0)),
+                        parts.get(i)))
     return hits
 
 
@@ -135,13 +138,14 @@ def named_document_bonus(index: ClauseIndex, q: str, p: RetrievalParams) -> np.n
     return np.where(index.clause_doc == position, p.w_named_doc / (p.rrf_k + 1), 0.0)
 
 
-def _route(index: ClauseIndex, q: str, mask: np.ndarray) -> list[int]:
-    """Clauses named by number in the query, in document order."""
+def _route(index: ClauseIndex, q: str, mask: np.ndarray) -> dict[int, SubUnit | None]:
+    """Clauses named by number in the query, in document order, each with the part named inside it."""
     ref = parse_reference(q, index.corpus.documents)
     if ref is None:
-        return []
+        return {}
     position = {c.clause_id: i for i, c in enumerate(index.clauses)}
-    return [position[c.clause_id] for c in resolve(ref, index.corpus.documents) if mask[position[c.clause_id]]]
+    return {position[c.clause_id]: named_part(ref, c) for c in resolve(ref, index.corpus.documents)
+            if mask[position[c.clause_id]]}
 
 
 def _clause_scores(index: ClauseIndex, embedder: Embedder, q: str, mask: np.ndarray, p: RetrievalParams,

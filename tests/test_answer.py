@@ -54,6 +54,33 @@ def test_clause_number_questions_quote_the_named_clause(asker: Asker) -> None:
     assert a.text.startswith("《若干意见》（十五）的内容如下[1]")
 
 
+def test_one_named_clause_is_quoted_whole(asker: Asker) -> None:
+    a = asker.ask("指南第三章第二节（二）")
+    [hit] = a.citations
+    assert a.text == f"《指南》第三章第二节（二）的内容如下[1]：{hit.clause.text}"
+
+
+def test_a_number_naming_several_clauses_quotes_openings_marked_as_cut(asker: Asker) -> None:
+    a = asker.ask("指南第四章")
+    assert len(a.citations) == 3 and "（另有2个条款符合该编号" in a.text
+    cut = [line for line in a.text.splitlines() if line.endswith("……")]
+    assert cut and all("的内容如下[" in line for line in cut)
+
+
+def test_a_named_enumeration_is_quoted_alone(asker: Asker) -> None:
+    a = asker.ask("第三章第二节（二）二是讲了什么？")
+    [hit] = a.citations
+    assert hit.part is not None and hit.part.label == "二是"
+    assert a.text.startswith("《指南》第三章第二节（二）二是的内容如下[1]：二是发挥钛精矿规模优势")
+    assert "一是" not in a.text and "三是" not in a.text
+
+
+def test_a_quote_from_one_enumeration_cites_it(asker: Asker) -> None:
+    a = asker.ask("钒电池储能有什么支持政策？")
+    line = next(line for line in a.text.splitlines() if "钒电池储能示范项目" in line)
+    assert line.startswith("此外，《指南》第三章第二节（二）一是提出：")
+
+
 @pytest.mark.parametrize("question", ["四川省住房公积金贷款最高能贷多少？",   # off-topic
                                       "矿业权出让收益具体按成交价的百分之几征收？",   # topic present, no figure given
                                       "到2030年四川钒钛钢铁及稀土产业规模要达到多少？"])  # the documents stop at 2025

@@ -158,10 +158,11 @@ def test_keyword_search_lists_ranked_highlighted_copyable_results(runtime: Runti
 
 
 @pytest.mark.parametrize(("query", "first"), [
-    ("第三章第二节（二）", "《指南》第三章第二节（二）"), ("若干意见第十五条", "《若干意见》（十五）")])
+    ("第三章第二节（二）", "《指南》第三章第二节（二）"), ("若干意见第十五条", "《若干意见》（十五）"),
+    ("第三章第二节（二）三是", "《指南》第三章第二节（二）三是")])
 def test_clause_numbers_go_through_the_same_box(runtime: Runtime, query: str, first: str) -> None:
     page = h.search_html(runtime, query)
-    assert CITATION.findall(page)[0] == first
+    assert CITATION.findall(page)[0] == first and f'data-cite="{first}"' in page
     assert "按条款编号匹配" in page
 
 

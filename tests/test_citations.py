@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from rag.citations import parse_reference, resolve
+from rag.citations import named_part, parse_reference, resolve
+from rag.clauses import Document
 from rag.corpus import Corpus
 
 
@@ -17,6 +20,8 @@ from rag.corpus import Corpus
     ("指南第一章第一节第一条", ["《指南》第一章第一节（一）"]),
     ("指南第二章第二节第三段", ["《指南》第二章第二节第三段"]),
     ("若干意见（五）讲了什么", ["《若干意见》（五）"]),
+    ("指南第3章第2节（2）", ["《指南》第三章第二节（二）"]),   # Arabic numerals for the document's Chinese ones
+    ("若干意见(15)", ["《若干意见》（十五）"]),
     ("第三章第二节", ["《指南》第三章第二节（一）", "《指南》第三章第二节（二）", "《指南》第三章第二节（三）"]),
 ])
 def test_references_resolve(corpus: Corpus, query: str, expected: list[str]) -> None:
@@ -53,3 +58,38 @@ def test_enumeration_and_remaining_words_are_kept(corpus: Corpus) -> None:
 def test_reference_to_nothing_resolves_to_nothing(corpus: Corpus) -> None:
     ref = parse_reference("指南第九章", corpus.documents)
     assert ref is not None and resolve(ref, corpus.documents) == []
+
+
+@pytest.mark.parametrize(("query", "clause", "part", "cited"), [
+    ("第二条第二款", "《测试》第二条", "第二款", "《测试》第二条第二款"),
+    ("测试第三条第（二）项", "《测试》第三条", "（二）", "《测试》第三条第（二）项"),
+    ("第三条第二项", "《测试》第三条", "（二）", "《测试》第三条第（二）项"),
+    ("第三条（三）", "《测试》第三条", "（三）", "《测试》第三条第（三）项"),
+])
+def test_a_part_inside_an_article_is_found_with_its_article(parse_fixture: Callable[[str], Document], query: str,
+                                                             clause: str, part: str, cited: str) -> None:
+    docs = [parse_fixture("banfa")]
+    ref = parse_reference(query, docs)
+    assert ref is not None
+    [c] = resolve(ref, docs)
+    named = named_part(ref, c)
+    assert c.citation == clause and named is not None and named.label == part
+    assert c.part_citation(named) == cited and c.part_text(named) in c.text
+
+
+@pytest.mark.parametrize("query", ["第二条第五款", "第一条第二款", "第三条第（九）项"])
+def test_a_part_that_is_not_there_names_nothing(parse_fixture: Callable[[str], Document], query: str) -> None:
+    docs = [parse_fixture("banfa")]
+    ref = parse_reference(query, docs)
+    assert ref is not None and resolve(ref, docs) == []
+
+
+def test_an_enumeration_names_its_part_and_keeps_the_clause(corpus: Corpus) -> None:
+    ref = parse_reference("指南第三章第二节（二）三是", corpus.documents)
+    assert ref is not None
+    [c] = resolve(ref, corpus.documents)
+    part = named_part(ref, c)
+    assert part is not None and c.part_citation(part) == "《指南》第三章第二节（二）三是"
+    assert c.part_text(part).startswith("三是推动攀西钛精矿")
+    whole = parse_reference("指南第三章第二节（二）", corpus.documents)
+    assert whole is not None and named_part(whole, c) is None

@@ -140,6 +140,14 @@ def test_articles_with_paragraphs_and_items(parse_fixture: Callable[[str], Docum
     art2, art3, art4 = d.clauses[1], d.clauses[2], d.clauses[3]
     assert [s.label for s in art2.subunits] == ["第一款", "第二款"]
     assert [s.label for s in art3.subunits] == ["（一）", "（二）", "（三）"]
+    # A quote is pinned to the innermost part that holds it, and cited as people cite it.
+    second = art2.text.index("示范资金的使用")
+    part = art2.part_at(second, second + 10)
+    assert part is not None and art2.part_citation(part) == "《测试》第二条第二款"
+    assert art2.part_text(part) == "示范资金的使用应当遵循公开透明、突出重点的原则。"
+    assert art2.part_at(0, len(art2.text)) is None and art2.part_citation(None) == "《测试》第二条"
+    item = art3.text.index("资源综合利用项目")
+    assert art3.part_citation(art3.part_at(item, item + 4)) == "《测试》第三条第（二）项"
     assert art2.path == ("第一章 总则", "第二条")
     # "依照第二条\n第二款规定" is a cross-reference wrapped mid-sentence, not a heading
     assert "依照第二条第二款规定使用资金的" in art4.text

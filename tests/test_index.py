@@ -68,7 +68,9 @@ def test_clause_number_router_puts_the_named_clause_first(built: Path, corpus: C
                    ("第15条", "sichuan-mining-opinions-2025:pt5.it15"),
                    ("指南第一章第一节第一条", "sichuan-vti-re-guide:ch1.sec1.it1")]:
         hits = search(idx, emb, q, k=3)
-        assert hits[0].clause.clause_id == cid and hits[0].via == "clause-number"
+        assert hits[0].clause.clause_id == cid and hits[0].via == "clause-number" and hits[0].part is None
+    [hit] = search(idx, emb, "第三章第二节（二）三是", k=1)
+    assert hit.clause.clause_id == "sichuan-vti-re-guide:ch3.sec2.it2" and hit.part and hit.part.label == "三是"
 
 
 def test_filters_by_document_and_scope(built: Path, corpus: Corpus) -> None:

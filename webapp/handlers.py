@@ -144,13 +144,16 @@ def search_html(runtime: Runtime, query: str, doc: str = ALL_DOCS, scope: str = 
     out = [f'<div class="result-summary">“{esc(query.strip())}”：{len(hits)} 条结果（{esc("，".join(filters))}）</div>']
     for h in hits:
         badge = '<span class="badge">按条款编号匹配</span>' if h.via == "clause-number" else ""
+        # A number that names a part inside the clause ("（二）三是") shows and copies that part.
+        cite = h.clause.part_citation(h.part)
+        lead = h.clause.part_text(h.part)
         out.append(
             f'<div class="hit"><div class="card-head"><span class="rank">{h.rank}</span> '
-            f'<strong class="citation">{esc(h.clause.citation)}</strong>{badge}</div>'
+            f'<strong class="citation">{esc(cite)}</strong>{badge}</div>'
             f'<div class="card-path">{path_line(h.doc_title, h.clause)}</div>'
-            f'<div class="snippet">{snippet(h.clause.text, terms)}</div>'
+            f'<div class="snippet">{snippet(lead, terms)}</div>'
             f'<details><summary>展开全文</summary><div class="clause-text">{highlight(h.clause.text, terms)}</div>'
-            f'</details>{copy_field(h.clause.citation)}</div>')
+            f'</details>{copy_field(cite)}</div>')
     return "".join(out)
 
 
