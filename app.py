@@ -146,7 +146,7 @@ def build_app(runtime: Runtime, asker: Asker, feedback_path: Path) -> gr.Blocks:
                 gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="示例问题（点击填入）")
                 chat_status = gr.HTML("", elem_id="chat-status")
                 evidence = gr.HTML(box("empty", EVIDENCE_EMPTY), elem_id="evidence")
-                asked = gr.State([])     # this session's earlier questions, for follow-ups
+                asked = gr.State([])     # this session's earlier questions as understood, for follow-ups
                 records = gr.State({})   # chatbot message index -> what a vote on it logs
 
             with gr.Tab("条款检索", id="search"):
@@ -183,7 +183,8 @@ def build_app(runtime: Runtime, asker: Asker, feedback_path: Path) -> gr.Blocks:
                 return chat, earlier, votes, box("error", msg), gr.skip(), message
             chat = [*(chat or []), {"role": "user", "content": turn.user_markdown},
                     {"role": "assistant", "content": turn.bot_markdown}]
-            return (chat, [*earlier, message], {**votes, len(chat) - 1: turn.record}, "",
+            # Earlier questions as they were understood, so that a chain of follow-ups keeps its subject.
+            return (chat, [*earlier, turn.answer.resolved_question], {**votes, len(chat) - 1: turn.record}, "",
                     turn.evidence_html, "")
 
         ask_io: dict[str, Any] = {"inputs": [question, chatbot, asked, records],

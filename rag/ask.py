@@ -31,9 +31,10 @@ class Asker:
         self.llm = llm
 
     def ask(self, question: str, history: Sequence[str] = (), doc: str | None = None) -> Answer:
-        """Answer a question; `history` holds the earlier questions of the conversation, oldest first."""
+        """Answer a question; `history` holds the earlier questions of the conversation, oldest first, as
+        they were understood (each answer's resolved_question) so that follow-ups can chain."""
         rt = self.runtime
-        resolved = resolve_followup(question, history, rt.index.tokenizer, rt.embedder)
+        resolved = resolve_followup(question, history, rt.index, rt.embedder)
         hits = search(rt.index, rt.embedder, resolved, k=self.settings.k, doc=doc, params=self.settings.retrieval)
         answer = compose_answer(resolved, hits, self.weights, self.settings.answer)
         answer = replace(answer, question=question, resolved_question=resolved, retrieved=tuple(hits))

@@ -80,6 +80,26 @@ def parse_reference(query: str, documents: Sequence[Document]) -> Reference | No
     return Reference(hint, tuple(keys), enumeration, rest)
 
 
+def replace_reference(previous: str, core: str) -> str | None:
+    """A follow-up that is only a clause number ("（三）", "第五节") put into the earlier question's
+    reference: it replaces the level of the same unit and everything below it, else the last level.
+    None when either has no reference or `core` holds more than one."""
+    new = list(_TOKEN.finditer(core))
+    old = list(_TOKEN.finditer(previous))
+    if not new or not old or _FILLER.sub("", _TOKEN.sub("", core)):
+        return None
+    unit = _unit(new[0])
+    start = next((m.start() for m in old if _unit(m) == unit), old[-1].start())
+    return previous[:start] + core + previous[old[-1].end():]
+
+
+def _unit(m: re.Match[str]) -> str:
+    """The kind of level a reference token names: 章/节/条…, a bracketed item, 一是, 一、."""
+    if m.group("k2") or m.group("k3"):
+        return "item"  # "（3）" typed for the document's "（三）"
+    return m.group("u") or next(name for name in ("k4", "k5", "k6", "pre") if m.group(name))
+
+
 def _doc_hint(text: str, documents: Sequence[Document]) -> str:
     """The part of `text` that names a document (its short title, title, or id)."""
     bare = text.replace("《", "").replace("》", "").strip()

@@ -1,9 +1,15 @@
 """Multi-turn: a follow-up such as "那稀土呢？" is rewritten with the conversation before retrieval.
 
 After "钛资源量占全国多少？", "那稀土呢？" asks the same thing about 稀土: the word of the earlier
-question that plays the part the new word plays (the one closest to it in meaning, among the
-earlier question's content words) is swapped for it: "稀土资源量占全国多少？". A question that
-stands on its own is left alone.
+question that plays the part the new word plays is swapped for it: "稀土资源量占全国多少？". A question
+that stands on its own is left alone. Which word plays that part, in order:
+1. a clause number: after "第三章第二节（二）讲了什么？", "那（三）呢？" replaces the item number;
+2. a number with the same unit: "2030年" replaces "2025年";
+3. the same head: "民营企业" replaces "省属企业", "钛产业" replaces "钢铁产业";
+4. a peer the documents list it with ("攀枝花、德阳、宜宾", "钒钛、稀土、锂电"): 宜宾 replaces 攀枝花;
+5. else the earlier word closest to it in meaning (e5 cosine).
+The caller passes the earlier questions as they were understood (Answer.resolved_question), so that a
+chain of follow-ups ("那稀土呢？", "钒呢？") keeps its subject.
 """
 
 from __future__ import annotations
@@ -11,19 +17,22 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import numpy as np
-
+from .citations import replace_reference
 from .embed import Embedder
-from .tokenize import STOPWORDS, Tokenizer
+from .index import ClauseIndex
+from .tokenize import STOPWORDS
 
 _LEAD = r"(?:那么|那|还有|另外|再问一下|如果是|换成|对于|关于)"
 _TAIL = r"(?:的情况|的话|方面)?(?:呢|怎么样|如何|怎么说|又如何|又是多少|是多少|有吗|有没有)"
 _FOLLOWUP = re.compile(rf"^{_LEAD}?\s*(?P<core>[^，。？?！!]{{1,12}}?)\s*{_TAIL}?[？?。!！]*$")
 # A follow-up opens with 那/还有… or closes with 呢; "…是多少？" alone is a question of its own.
 _HAS_LEAD_OR_TAIL = re.compile(rf"^{_LEAD}|呢[？?。!！]*$")
+_NUMBER_WITH_UNIT = re.compile(r"^(?P<num>\d+(?:\.\d+)?)(?P<unit>[^\d\s]{0,2})$")
+_LIST_SEGMENT = re.compile(r"[^，。；：（）()“”《》\n]*、[^，。；：（）()“”《》\n]*")
+_CONTENT = re.compile(r"[\u4e00-\u9fff\w]")
 
 
-def resolve_followup(question: str, history: Sequence[str], tokenizer: Tokenizer, embedder: Embedder) -> str:
+def resolve_followup(question: str, history: Sequence[str], index: ClauseIndex, embedder: Embedder) -> str:
     """The question to search for: `question` itself, or a follow-up rewritten with the last question."""
     q = question.strip()
     if not history or len(q) > 14 or not _HAS_LEAD_OR_TAIL.search(q):
@@ -35,10 +44,61 @@ def resolve_followup(question: str, history: Sequence[str], tokenizer: Tokenizer
     previous = history[-1].strip()
     if not core or core in previous:
         return previous if core in previous else q
-    words = [w for w in tokenizer.words(previous) if w not in STOPWORDS and re.search(r"[\u4e00-\u9fff\w]", w)]
+    by_number = replace_reference(previous, core) or _replace_number(previous, core)
+    if by_number:
+        return by_number
+    # Search-mode words, so that a part of a compound can be swapped: 钒 for the 稀土 of 稀土资源量.
+    words = list(dict.fromkeys(w for w in index.tokenizer.search_words(previous)
+                               if w not in STOPWORDS and _CONTENT.search(w)))
     if not words:
         return f"{core} {previous}"
+    span = _same_head(previous, words, core)
+    if span:
+        return previous.replace(span, core, 1)
     vectors = embedder.encode_queries([core, *words])
     sims = vectors[1:] @ vectors[0]
-    target = words[int(np.argmax(sims))]
+    peers = listed_peers(index, core)
+    candidates = [i for i, w in enumerate(words) if w in peers] or list(range(len(words)))
+    target = words[max(candidates, key=lambda i: float(sims[i]))]
     return previous.replace(target, core, 1)
+
+
+def _replace_number(previous: str, core: str) -> str | None:
+    """"2030年" after "2025年铁精矿缺口有多大？": the number with the same unit is replaced."""
+    m = _NUMBER_WITH_UNIT.match(core)
+    if not m or not m.group("unit"):
+        return None
+    pattern = re.compile(rf"\d+(?:\.\d+)?{re.escape(m.group('unit'))}")
+    return pattern.sub(core, previous, count=1) if pattern.search(previous) else None
+
+
+def _same_head(previous: str, words: Sequence[str], core: str) -> str | None:
+    """The span of `previous` with the same head (last two or more characters) as `core`, longest head
+    first: "民营企业" finds "省属企业" (two words there), "钛产业" finds "钢铁产业"."""
+    for k in range(1, len(core) - 1):
+        head = core[k:]
+        for i, w in enumerate(words):
+            if w.endswith(head) and len(w) > len(head):
+                return w
+            if w == head and i > 0 and words[i - 1] + w in previous:
+                return words[i - 1] + w
+    return None
+
+
+def listed_peers(index: ClauseIndex, word: str) -> set[str]:
+    """Words the documents list together with `word` ("攀枝花、德阳、宜宾"): the neighbours of each 、."""
+    peers: set[str] = set()
+    for clause in index.clauses:
+        if word not in clause.text:
+            continue
+        for segment in _LIST_SEGMENT.findall(clause.text):
+            if word not in segment:
+                continue
+            items = segment.split("、")
+            for i, item in enumerate(items):
+                words = [w for w in index.tokenizer.words(item) if _CONTENT.search(w)]
+                if words:
+                    # the first item ends a phrase ("打造攀枝花"), the last begins one ("宜宾三大…")
+                    peers.add(words[-1] if i == 0 else words[0] if i == len(items) - 1 else "".join(words))
+    peers.discard(word)
+    return peers

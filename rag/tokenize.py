@@ -97,6 +97,10 @@ class Tokenizer:
         """Plain jieba words (not search mode), for rewriting questions."""
         return [w for w in self._jieba.cut(text, HMM=False) if w.strip()]
 
+    def search_words(self, text: str) -> list[str]:
+        """Search-mode jieba words: every dictionary word inside a longer one too (稀土资源 -> 稀土, 资源)."""
+        return [w for w in self._jieba.cut_for_search(text, HMM=False) if w.strip()]
+
     def tokens(self, text: str) -> list[str]:
         """BM25 tokens: search-mode jieba words, whole numbers, lower-cased Latin words."""
         out: list[str] = []

@@ -148,15 +148,25 @@ def test_a_procedure_question_needs_a_sentence_that_gives_a_procedure() -> None:
     assert should_abstain(asks.__class__(**{**vars(asks), "kind_support": 0.2}), p)  # a stray 申请 elsewhere
 
 
-def test_follow_up_swaps_the_parallel_word(runtime: Runtime) -> None:
-    tok, emb = runtime.index.tokenizer, runtime.embedder
-    assert resolve_followup("那稀土呢？", ["钛资源量占全国多少？"], tok, emb) == "稀土资源量占全国多少？"
-    assert resolve_followup("那钒呢？", ["钛资源量占全国多少？"], tok, emb) == "钒资源量占全国多少？"
+@pytest.mark.parametrize(("earlier", "follow_up", "resolved"), [
+    ("钛资源量占全国多少？", "那稀土呢？", "稀土资源量占全国多少？"),
+    ("钛资源量占全国多少？", "那钒呢？", "钒资源量占全国多少？"),
+    ("稀土资源量占全国多少？", "钒呢？", "钒资源量占全国多少？"),                 # part of a compound word
+    ("攀枝花的钛金属基地怎么建设？", "那宜宾呢？", "宜宾的钛金属基地怎么建设？"),  # listed with it: 攀枝花、德阳、宜宾
+    ("省属企业在找矿中起什么作用？", "民营企业呢？", "民营企业在找矿中起什么作用？"),  # the same head
+    ("钢铁产业的发展目标是什么？", "那钛产业呢？", "钛产业的发展目标是什么？"),
+    ("2025年铁精矿缺口有多大？", "2030年呢？", "2030年铁精矿缺口有多大？"),        # a number with the same unit
+    ("指南第三章第二节（二）讲了什么？", "那（三）呢？", "指南第三章第二节（三）讲了什么？"),  # a clause number
+    ("指南第三章第二节（二）讲了什么？", "第五节呢？", "指南第三章第五节讲了什么？"),
+    ("若干意见第十条", "第十一条呢？", "若干意见第十一条"),
+])
+def test_follow_up_swaps_the_parallel_word(runtime: Runtime, earlier: str, follow_up: str, resolved: str) -> None:
+    assert resolve_followup(follow_up, [earlier], runtime.index, runtime.embedder) == resolved
 
 
 @pytest.mark.parametrize("question", ["住房公积金贷款额度是多少？", "钒电池储能有什么支持政策？", "第三章第二节（二）"])
 def test_standalone_questions_are_left_alone(runtime: Runtime, question: str) -> None:
-    assert resolve_followup(question, ["钛资源量占全国多少？"], runtime.index.tokenizer, runtime.embedder) == question
+    assert resolve_followup(question, ["钛资源量占全国多少？"], runtime.index, runtime.embedder) == question
 
 
 def test_follow_up_answer_uses_the_conversation(asker: Asker) -> None:

@@ -98,11 +98,13 @@ def test_follow_up_uses_the_sessions_earlier_questions(demo: gr.Blocks) -> None:
     chat, asked, votes, status, evidence, box = on_ask("钛资源量占全国多少？", [], [], {})
     assert asked == ["钛资源量占全国多少？"] and status == "" and box == ""
     chat, asked, votes, status, evidence, box = on_ask("那稀土呢？", chat, asked, votes)
-    assert asked == ["钛资源量占全国多少？", "那稀土呢？"]
+    assert asked == ["钛资源量占全国多少？", "稀土资源量占全国多少？"]  # as understood, so follow-ups chain
     assert len(chat) == 4 and [m["role"] for m in chat] == ["user", "assistant"] * 2
     assert "问题理解为：稀土资源量占全国多少？" in evidence
     assert set(votes) == {1, 3} and votes[3]["question"] == "那稀土呢？"
     assert "稀土" in votes[3]["answer"]
+    chat, asked, votes, status, evidence, box = on_ask("钒呢？", chat, asked, votes)
+    assert "问题理解为：钒资源量占全国多少？" in evidence
 
 
 @pytest.mark.parametrize(("question", "message"), [
