@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .citations import parse_reference
 from .clauses import Clause, SubUnit
 from .index import ClauseIndex
 from .retrieve import Hit
@@ -268,7 +269,7 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
     if reason:
         return _abstain(question, hits, ev, reason)
     if ev.routed:
-        return _routed_answer(question, hits, ev, p)
+        return _routed_answer(question, hits, ev, p, weights)
     support = [weights.coverage(q_tokens, weights.clause_tokens(h)) for h in hits]
     best = max(support[0], 1e-9)
     cited_idx = [0] + [i for i in range(1, min(len(hits), 5))
@@ -291,10 +292,25 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
     return Answer(question, "\n".join(lines), tuple(cited), False, evidence=ev, notes=notes, quotes=tuple(quotes))
 
 
-def _routed_answer(question: str, hits: Sequence[Hit], ev: Evidence, p: AnswerParams) -> Answer:
+def _routed_answer(question: str, hits: Sequence[Hit], ev: Evidence, p: AnswerParams, weights: Weights) -> Answer:
     """A question that names clauses by number: quote the named clause whole, or the opening of each
-    when the number names several (a 章 or a bare "（二）"), marked "……" where cut."""
+    when the number names several (a 章 or a bare "（二）"), marked "……" where cut. A question that
+    also names a topic ("第三章第二节（二）钒电池") gets the sentences of the one named clause on it."""
     named = [h for h in hits if h.via == "clause-number"]
+    ref = parse_reference(question, weights.index.corpus.documents)
+    topic = weights.terms(ref.rest) if ref and ref.rest else []
+    # A detail inside the one named clause: the clause holds most of the topic ("要点" or a 文号 is none)
+    # and its headings do not (a question on what the clause is about, "（十一）讲的投入机制", gets it whole).
+    h = named[0]
+    if (len(named) == 1 and h.part is None and topic
+            and weights.coverage(topic, weights.tokens(h.clause.text)) >= 0.5
+            and weights.coverage(topic, weights.tokens(" ".join(h.clause.path))) == 0):
+        # Every sentence of the clause on that topic, in order.
+        picked = [s for s in _sentences(h.clause.text) if weights.coverage(topic, weights.tokens(s)) > 0]
+        if picked:
+            where = h.clause.part_citation(_part_holding(h.clause, picked))
+            return Answer(question, f"根据{where}：{''.join(picked)}[1]", (h,), False, evidence=ev,
+                          quotes=(tuple(picked),))
     cited = named[: max(p.max_citations, 1)]
     keep = None if len(named) == 1 else 2
     texts = [h.clause.part_text(h.part) for h in cited]

@@ -30,7 +30,8 @@ _UNIT_CODE = {"编": "vol", "章": "ch", "节": "sec", "条": "art", "款": "par
               "部分": "pt", "项": "it"}
 # Words around a reference that do not make the query about anything else.
 _FILLER = re.compile(r"[\s《》“”\"'、，。？?！!：:]|的|是什么|讲了什么|说了什么|写了什么|规定|内容|条款|原文|全文"
-                     r"|查看|显示|哪些|什么|怎么说|有关|关于|中|里|第")
+                     r"|查看|显示|哪些|什么|怎么说|有关|关于|中|里|第"
+                     r"|包括|要点|主要|部分|哪?几[条项款]|[讲说写提]到?了?")
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def parse_reference(query: str, documents: Sequence[Document]) -> Reference | No
     if not keys:
         return None
     first, last = matches[0].start(), matches[-1].end()
-    before, after = query[:first], query[last:]
+    before, after = query[:first], re.sub(r"^\s*[条款项段]", "", query[last:])  # 第（七）项
     hint = _doc_hint(before, documents) or _doc_hint(after, documents)
     rest = before + after
     if hint:
@@ -106,7 +107,7 @@ def _doc_hint(text: str, documents: Sequence[Document]) -> str:
     if not bare:
         return ""
     for d in documents:
-        for name in (d.meta.short_title.strip("《》"), d.meta.title, d.doc_id):
+        for name in (d.meta.short_title.strip("《》"), d.meta.title, d.doc_id, d.meta.doc_number):
             if name and (name in bare or (len(bare) >= 2 and bare in name)):
                 return name if name in bare else bare
     return ""
@@ -127,7 +128,7 @@ def documents_named(hint: str, documents: Sequence[Document]) -> list[Document]:
     if not hint:
         return list(documents)
     return [d for d in documents
-            if hint in (d.meta.short_title.strip("《》"), d.meta.title, d.doc_id)
+            if hint in (d.meta.short_title.strip("《》"), d.meta.title, d.doc_id, d.meta.doc_number)
             or hint in d.meta.title or hint in d.meta.short_title]
 
 

@@ -67,6 +67,20 @@ def test_a_number_naming_several_clauses_quotes_openings_marked_as_cut(asker: As
     assert cut and all("的内容如下[" in line for line in cut)
 
 
+def test_a_named_clause_with_a_topic_inside_it_quotes_the_sentences_on_that_topic(asker: Asker) -> None:
+    a = asker.ask("第三章第二节（二）钒电池")
+    assert a.text.startswith("根据《指南》第三章第二节（二）一是：建设“新能源+储能”钒电池储能示范项目")
+    assert "长流程炼钢" not in a.text and "钛精矿" not in a.text
+
+
+@pytest.mark.parametrize("question", ["若干意见（十一）讲的投入机制是怎样的？",  # what the clause is about
+                                      "若干意见第（七）项说的是什么？", "《指南》第二章第一节原文要点"])
+def test_a_named_clause_asked_about_as_a_whole_is_quoted_whole(asker: Asker, question: str) -> None:
+    a = asker.ask(question)
+    [hit] = a.citations
+    assert a.text == f"{hit.clause.citation}的内容如下[1]：{hit.clause.text}"
+
+
 def test_a_named_enumeration_is_quoted_alone(asker: Asker) -> None:
     a = asker.ask("第三章第二节（二）二是讲了什么？")
     [hit] = a.citations

@@ -55,6 +55,18 @@ def test_enumeration_and_remaining_words_are_kept(corpus: Corpus) -> None:
     assert ref is not None and ref.rest == "钒电池"
 
 
+def test_words_about_the_reference_itself_are_not_left_as_its_topic(corpus: Corpus) -> None:
+    for query in ["若干意见第（七）项说的是什么？", "《指南》第二章第一节原文要点", "若干意见第三部分包括哪几条"]:
+        ref = parse_reference(query, corpus.documents)
+        assert ref is not None and ref.rest == "", query
+
+
+def test_a_document_number_names_its_document(corpus: Corpus) -> None:
+    ref = parse_reference("川办发〔2025〕26号文第十条讲的是什么？", corpus.documents)
+    assert ref is not None and ref.doc_hint == "川办发〔2025〕26号"
+    assert [c.citation for c in resolve(ref, corpus.documents)] == ["《若干意见》（十）"]
+
+
 def test_reference_to_nothing_resolves_to_nothing(corpus: Corpus) -> None:
     ref = parse_reference("指南第九章", corpus.documents)
     assert ref is not None and resolve(ref, corpus.documents) == []
