@@ -102,7 +102,7 @@ def _unit(m: re.Match[str]) -> str:
 
 
 def _doc_hint(text: str, documents: Sequence[Document]) -> str:
-    """The part of `text` that names a document (its short title, title, or id)."""
+    """The part of `text` that names a document (its short title, title, id or 文号)."""
     bare = text.replace("《", "").replace("》", "").strip()
     if not bare:
         return ""
