@@ -107,7 +107,7 @@ def _doc_hint(text: str, documents: Sequence[Document]) -> str:
     if not bare:
         return ""
     for d in documents:
-        for name in (d.meta.short_title.strip("《》"), d.meta.title, d.doc_id, d.meta.doc_number):
+        for name in _names(d):
             if name and (name in bare or (len(bare) >= 2 and bare in name)):
                 return name if name in bare else bare
     return ""
@@ -128,8 +128,12 @@ def documents_named(hint: str, documents: Sequence[Document]) -> list[Document]:
     if not hint:
         return list(documents)
     return [d for d in documents
-            if hint in (d.meta.short_title.strip("《》"), d.meta.title, d.doc_id, d.meta.doc_number)
-            or hint in d.meta.title or hint in d.meta.short_title]
+            if hint in _names(d) or hint in d.meta.title or hint in d.meta.short_title]
+
+
+def _names(d: Document) -> tuple[str, ...]:
+    """What a reference may call a document: its short title, title, id or 文号."""
+    return (d.meta.short_title.strip("《》"), d.meta.title, d.doc_id, d.meta.doc_number)
 
 
 def resolve(ref: Reference, documents: Sequence[Document]) -> list[Clause]:
