@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .citations import parse_reference
+from .citations import Reference, missing, parse_reference
 from .clauses import Clause, SubUnit
 from .index import ClauseIndex
 from .retrieve import Hit
@@ -265,11 +265,16 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
     p = params or AnswerParams()
     q_tokens = weights.terms(question)
     ev = evidence(question, hits, weights, q_tokens)
+    ref = parse_reference(question, weights.index.corpus.documents)
+    # A clause number the documents do not have ("若干意见第十九条"): say so, never quote another clause for it.
+    gap = missing(ref, weights.index.corpus.documents) if ref else ""
+    if gap and not (ref and weights.terms(ref.rest)):
+        return _abstain(question, hits, ev, "missing", gap)
     reason = abstention_reason(ev, p) if hits else "topic"
     if reason:
-        return _abstain(question, hits, ev, reason)
-    if ev.routed:
-        return _routed_answer(question, hits, ev, p, weights)
+        return _abstain(question, hits, ev, reason, gap)
+    if ev.routed and ref:
+        return _routed_answer(question, ref, hits, ev, p, weights)
     support = [weights.coverage(q_tokens, weights.clause_tokens(h)) for h in hits]
     best = max(support[0], 1e-9)
     cited_idx = [0] + [i for i in range(1, min(len(hits), 5))
@@ -287,18 +292,19 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
         lead = f"根据{where}" if n == 1 else f"此外，{where}提出"
         lines.append(f"{lead}：{''.join(picked)}[{n}]")
     # A question may ask for two things (哪个部门…哪些材料) and the clauses give one: say which is missing.
-    missing = [k.label for k in asked if not any(carries((k,), s, q_tokens) for q in quotes for s in q)]
-    notes = (f"所引条款没有给出{'或'.join(missing)}。",) if missing else ()
+    not_given = [k.label for k in asked if not any(carries((k,), s, q_tokens) for q in quotes for s in q)]
+    notes = ((f"{gap}，以下按问题的其余内容回答。",) if gap else ()) + (
+        (f"所引条款没有给出{'或'.join(not_given)}。",) if not_given else ())
     return Answer(question, "\n".join(lines), tuple(cited), False, evidence=ev, notes=notes, quotes=tuple(quotes))
 
 
-def _routed_answer(question: str, hits: Sequence[Hit], ev: Evidence, p: AnswerParams, weights: Weights) -> Answer:
+def _routed_answer(question: str, ref: Reference, hits: Sequence[Hit], ev: Evidence, p: AnswerParams,
+                   weights: Weights) -> Answer:
     """A question that names clauses by number: quote the named clause whole, or the opening of each
     when the number names several (a 章 or a bare "（二）"), marked "……" where cut. A question that
     also names a topic ("第三章第二节（二）钒电池") gets the sentences of the one named clause on it."""
     named = [h for h in hits if h.via == "clause-number"]
-    ref = parse_reference(question, weights.index.corpus.documents)
-    topic = weights.terms(ref.rest) if ref and ref.rest else []
+    topic = weights.terms(ref.rest) if ref.rest else []
     # A detail inside the one named clause: the clause holds most of the topic ("要点" or a 文号 is none)
     # and its headings do not (a question on what the clause is about, "（十一）讲的投入机制", gets it whole).
     h = named[0]
@@ -323,14 +329,18 @@ def _routed_answer(question: str, hits: Sequence[Hit], ev: Evidence, p: AnswerPa
     return Answer(question, "\n".join(lines), tuple(cited), False, evidence=ev, quotes=tuple(quotes))
 
 
-def _abstain(question: str, hits: Sequence[Hit], ev: Evidence, reason: str) -> Answer:
-    if reason == "kind":
+def _abstain(question: str, hits: Sequence[Hit], ev: Evidence, reason: str, gap: str = "") -> Answer:
+    if reason == "missing":
+        text = f"{gap}，无法给出该条款的内容。"
+    elif reason == "kind":
         labels = "或".join(k.label for k in _named_kinds(ev.asks))
         text = f"现有文件中没有找到关于这个问题的规定：相关条款涉及这一话题，但没有给出{labels}，无法给出有依据的答案。"
     elif reason == "number":
         text = "现有文件中没有找到关于这个问题的规定：相关条款中没有出现问题里的数字（如年份），无法给出有依据的答案。"
     else:
         text = "现有文件中没有找到关于这个问题的规定，无法给出有依据的答案。"
+    if gap and reason != "missing":
+        text += f"（另：{gap}。）"
     related = tuple(hits[:3])
     if related:
         text += "\n可能相关（仅供参考，并非对问题的回答）：" + "；".join(h.clause.citation for h in related)

@@ -29,6 +29,12 @@ _ITEM_CODES = ("it", "sub", "n")
 _UNIT_CODE = {"编": "vol", "章": "ch", "节": "sec", "条": "art", "款": "para", "段": "para",
               "部分": "pt", "项": "it"}
 # Words around a reference that do not make the query about anything else.
+# A 第X条/项/款 directly followed by a word is an ordinal with a classifier ("第一条生产线", "第三项技术",
+# "第一款产品"), not a clause number; a clause number is followed by punctuation, another number, or words
+# about the clause ("第十五条规定", "第五条讲了什么", "第二条中关于…").
+_ORDINAL_UNITS = frozenset("条项款")
+_AFTER_REFERENCE = re.compile(r"$|[\s，。？?！!、；;：:（(第《》“”\"'）)]"
+                              r"|[的是讲说写提规内中里有怎对关款项段原全要主包呢吗和与及至到所如具哪什下上之等]")
 _FILLER = re.compile(r"[\s《》“”\"'、，。？?！!：:]|的|是什么|讲了什么|说了什么|写了什么|规定|内容|条款|原文|全文"
                      r"|查看|显示|哪些|什么|怎么说|有关|关于|中|里|第"
                      r"|包括|要点|主要|部分|哪?几[条项款]|[讲说写提]到?了?")
@@ -42,11 +48,13 @@ class Reference:
     keys: tuple[tuple[str, int], ...]     # (("ch", 3), ("sec", 2), ("it", 2))
     enumeration: int                      # 三是 -> 3; 0 when none
     rest: str                             # the query with the reference and the document name removed
+    explicit: bool = False                # it has a 第X章/节/条… or a bracketed （X）, not only 一是 / 2. / 一、
 
 
 def parse_reference(query: str, documents: Sequence[Document]) -> Reference | None:
     """Find a clause address in a query, or None when it names no clause."""
-    matches = list(_TOKEN.finditer(query))
+    matches = [m for m in _TOKEN.finditer(query)
+               if not (m.group("u") in _ORDINAL_UNITS and not _AFTER_REFERENCE.match(query, m.end()))]
     if not matches:
         return None
     keys: list[tuple[str, int]] = []
@@ -78,7 +86,8 @@ def parse_reference(query: str, documents: Sequence[Document]) -> Reference | No
     if hint:
         rest = rest.replace(hint, "")
     rest = _FILLER.sub("", rest)
-    return Reference(hint, tuple(keys), enumeration, rest)
+    explicit = any(m.group("k1") or m.group("k2") or m.group("k3") for m in matches)
+    return Reference(hint, tuple(keys), enumeration, rest, explicit)
 
 
 def replace_reference(previous: str, core: str) -> str | None:
@@ -149,6 +158,47 @@ def resolve(ref: Reference, documents: Sequence[Document]) -> list[Clause]:
     if found or len(ref.keys) < 2 or ref.keys[-1][0] not in _PART_CODES:
         return found
     return [c for c in _resolve_keys(ref.keys[:-1], ref.doc_hint, documents) if named_part(ref, c)]
+
+
+def missing(ref: Reference, documents: Sequence[Document]) -> str:
+    """What an explicit reference names that the documents do not have, with what they have instead:
+    "《若干意见》中没有第十九条（《若干意见》共有（一）至（十八））"; "" when it names a clause or is not explicit."""
+    if not ref.explicit or resolve(ref, documents):
+        return ""
+    docs = documents_named(ref.doc_hint, documents)
+    # The first level that finds nothing; what exists is its siblings under the levels above it.
+    cut = next(i for i in range(1, len(ref.keys) + 1) if not _resolve_keys(ref.keys[:i], ref.doc_hint, docs))
+    above, (code, _) = ref.keys[: cut - 1], ref.keys[cut - 1]
+    have = []
+    for d in docs:
+        has_articles = any(k == "art" for c in d.clauses for k, _ in c.keys)
+        under = _resolve_keys(above, d.doc_id, [d]) if above else d.clauses
+        # The address down to this level of each clause that has one; a numbering that starts again
+        # under each heading (the guide's （一） in every 节) gives no single range to show.
+        levels = {c.keys[: i + 1] for c in under for i, (k, n) in enumerate(c.keys)
+                  if _same((code, n), (k, n), has_articles)}
+        numbers = sorted(level[-1][1] for level in levels)
+        if numbers and len(set(numbers)) == len(numbers):
+            shown = "it" if code == "art" and not has_articles else code
+            span = "至".join(dict.fromkeys(_label((shown, n)) for n in (numbers[0], numbers[-1])))
+            have.append(f"{d.meta.short_title}{''.join(map(_label, above))}共有{span}")
+    where = "、".join(d.meta.short_title for d in docs) if ref.doc_hint else "现有文件"
+    asked = "".join(map(_label, ref.keys[:cut]))
+    return f"{where}中没有{asked}" + (f"（{'；'.join(have)}）" if have else "")
+
+
+def missing_clause(query: str, documents: Sequence[Document]) -> str:
+    """`missing` for a query as typed; "" when it names no clause number or one that exists."""
+    ref = parse_reference(query, documents)
+    return missing(ref, documents) if ref else ""
+
+
+def _label(key: tuple[str, int]) -> str:
+    """A key as people write it: ("ch", 3) -> 第三章, ("pt", 2) -> 第二部分, ("it", 2) -> （二）."""
+    code, n = key
+    if code in ("pt", "para"):
+        return f"第{int_to_cn(n)}{'部分' if code == 'pt' else '款'}"
+    return KIND_BY_CODE[code].label(n) if code in KIND_BY_CODE else "序言"
 
 
 def named_part(ref: Reference, clause: Clause) -> SubUnit | None:

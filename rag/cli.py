@@ -101,7 +101,7 @@ def cmd_clauses(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from .citations import parse_reference, resolve
+    from .citations import missing_clause, parse_reference, resolve
 
     corpus = _corpus(settings)
     by_id = {c.clause_id: (c, d) for d in corpus.documents for c in d.clauses}
@@ -112,7 +112,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         clauses = resolve(ref, corpus.documents) if ref else []
         found = [by_id[c.clause_id] for c in clauses]
     if not found:
-        raise CitationNotFound(f"没有找到条款：{args.ref}（可用 `python -m rag clauses` 查看全部条款编号）")
+        gap = missing_clause(args.ref, corpus.documents)
+        raise CitationNotFound(f"{gap or '没有找到条款：' + args.ref}（可用 `python -m rag clauses` 查看全部条款编号）")
     if args.json:
         _print_json([clause_record(c, d) for c, d in found])
         return 0
@@ -173,6 +174,7 @@ def _queries(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from .citations import missing_clause
     from .retrieve import search
     from .runtime import load_runtime
 
@@ -188,11 +190,17 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             failed += 1
             print(f"第{lineno}行：{exc}", file=sys.stderr)
             hits = []
+        # A clause number the documents do not have is said, before the results found by content.
+        gap = missing_clause(q, rt.corpus.documents)
         if args.json:
+            if gap:
+                print(f"注：{gap}" + (f"（第{lineno}行）" if args.batch else ""), file=sys.stderr)
             print(json.dumps([hit_record(h) for h in hits], ensure_ascii=False, indent=None if args.batch else 1))
             continue
         if args.batch:
             print(f"# {q}")
+        if gap:
+            print(f"注：{gap}；以下是按内容检索的结果。")
         if not hits:
             print("没有找到相关条款。可以换用文件中的说法，或去掉文件/章节筛选。")
         for h in hits:

@@ -213,3 +213,18 @@ def test_an_office_question_is_answered_by_the_office_the_clause_names(asker: As
     a = asker.ask("哪一级政府可以统筹安排矿业权出让收益资金加大找矿支持？")
     assert not a.abstained and a.citations[0].clause.citation == "《若干意见》（十一）"
     assert "市县两级人民政府" in a.text
+
+
+def test_a_clause_number_the_documents_lack_is_said_not_answered(asker: Asker) -> None:
+    a = asker.ask("若干意见第十九条讲了什么？")
+    assert a.abstained and a.citations == ()
+    assert a.text.startswith("《若干意见》中没有第十九条（《若干意见》共有（一）至（十八））")
+    assert "可能相关" in a.text
+    # With a topic of its own the question is answered by topic, and the missing number is said.
+    b = asker.ask("若干意见第十九条关于钒电池储能的规定")
+    assert not b.abstained and any("中没有第十九条" in n for n in b.notes)
+
+
+def test_an_ordinal_with_a_classifier_is_not_routed_as_a_clause_number(asker: Asker) -> None:
+    a = asker.ask("我们建成了第一条钛材生产线，有奖励吗？")
+    assert all(h.via != "clause-number" for h in a.retrieved)

@@ -159,6 +159,13 @@ def test_keyword_search_lists_ranked_highlighted_copyable_results(runtime: Runti
     assert " › " in page  # the path
 
 
+def test_a_clause_number_the_documents_lack_is_said_above_the_results(runtime: Runtime) -> None:
+    page = h.search_html(runtime, "指南第三章第二节（九）")
+    assert "注：《指南》中没有第三章第二节（九）（《指南》第三章第二节共有（一）至（三））" in page
+    assert "按条款编号匹配" not in page and CITATION.findall(page)
+    assert "中没有" not in h.search_html(runtime, "第三章第二节（二）")
+
+
 @pytest.mark.parametrize(("query", "first"), [
     ("第三章第二节（二）", "《指南》第三章第二节（二）"), ("若干意见第十五条", "《若干意见》（十五）"),
     ("第三章第二节（二）三是", "《指南》第三章第二节（二）三是")])

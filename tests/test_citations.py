@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from rag.citations import named_part, parse_reference, resolve
+from rag.citations import missing, missing_clause, named_part, parse_reference, resolve
 from rag.clauses import Document
 from rag.corpus import Corpus
 
@@ -48,6 +48,18 @@ def test_queries_without_a_clause_number(corpus: Corpus, query: str) -> None:
     assert parse_reference(query, corpus.documents) is None
 
 
+@pytest.mark.parametrize("query", ["我们建成了第一条钛材生产线，有奖励吗？", "第三项技术攻关由谁牵头", "第一款钒电池产品"])
+def test_an_ordinal_with_a_classifier_is_no_clause_number(corpus: Corpus, query: str) -> None:
+    # 条/项/款 are also classifiers: "第一条生产线" is the first production line, not article one.
+    assert parse_reference(query, corpus.documents) is None
+
+
+@pytest.mark.parametrize("query", ["若干意见第十五条规定了什么", "第十五条中关于投入的内容", "若干意见第十五条"])
+def test_a_clause_number_followed_by_words_about_it_still_names_it(corpus: Corpus, query: str) -> None:
+    ref = parse_reference(query, corpus.documents)
+    assert ref is not None and [c.citation for c in resolve(ref, corpus.documents)] == ["《若干意见》（十五）"]
+
+
 def test_enumeration_and_remaining_words_are_kept(corpus: Corpus) -> None:
     ref = parse_reference("第三章第二节（二）三是", corpus.documents)
     assert ref is not None and ref.enumeration == 3 and ref.rest == ""
@@ -70,6 +82,29 @@ def test_a_document_number_names_its_document(corpus: Corpus) -> None:
 def test_reference_to_nothing_resolves_to_nothing(corpus: Corpus) -> None:
     ref = parse_reference("指南第九章", corpus.documents)
     assert ref is not None and resolve(ref, corpus.documents) == []
+
+
+@pytest.mark.parametrize(("query", "said"), [
+    ("若干意见第十九条", "《若干意见》中没有第十九条（《若干意见》共有（一）至（十八））"),
+    ("指南第九章第二节", "《指南》中没有第九章（《指南》共有第一章至第四章）"),
+    ("指南第三章第九节", "《指南》中没有第三章第九节（《指南》第三章共有第一节至第八节）"),
+    ("若干意见第七部分", "《若干意见》中没有第七部分（《若干意见》共有第一部分至第六部分）"),
+    # No document named: the guide numbers its （一） afresh in every 节, so it has no range to show.
+    ("第二十条讲了什么", "现有文件中没有第二十条（《若干意见》共有（一）至（十八））"),
+])
+def test_a_clause_number_the_documents_lack_is_said_with_what_they_have(corpus: Corpus, query: str,
+                                                                        said: str) -> None:
+    assert missing_clause(query, corpus.documents) == said
+
+
+@pytest.mark.parametrize("query", ["若干意见第十五条", "第三章第二节（二）", "钛资源量占全国多少", "二是", "3."])
+def test_nothing_is_missing_when_the_clause_exists_or_no_number_is_explicit(corpus: Corpus, query: str) -> None:
+    ref = parse_reference(query, corpus.documents)
+    assert ref is None or missing(ref, corpus.documents) == ""
+
+
+def test_a_missing_part_inside_an_article_is_said(parse_fixture: Callable[[str], Document]) -> None:
+    assert missing_clause("第二条第五款", [parse_fixture("banfa")]).endswith("中没有第二条第五款")
 
 
 @pytest.mark.parametrize(("query", "clause", "part", "cited"), [

@@ -16,6 +16,7 @@ from typing import Any
 
 from rag.answer import Answer
 from rag.ask import Asker
+from rag.citations import missing_clause
 from rag.clauses import Clause, Document, Node
 from rag.corpus import Corpus
 from rag.retrieve import search
@@ -142,6 +143,9 @@ def search_html(runtime: Runtime, query: str, doc: str = ALL_DOCS, scope: str = 
     if (scope or "").strip():
         filters.append(f"范围：{scope.strip()}")
     out = [f'<div class="result-summary">“{esc(query.strip())}”：{len(hits)} 条结果（{esc("，".join(filters))}）</div>']
+    gap = missing_clause(query, runtime.corpus.documents)
+    if gap:
+        out.append(box("warn", f"注：{gap}；以下是按内容检索的结果。"))
     for h in hits:
         badge = '<span class="badge">按条款编号匹配</span>' if h.via == "clause-number" else ""
         # A number that names a part inside the clause ("（二）三是") shows and copies that part.
