@@ -28,7 +28,7 @@ from .citations import Reference, missing, parse_reference
 from .clauses import Clause, SubUnit
 from .index import ClauseIndex
 from .retrieve import Hit
-from .tokenize import STOPWORDS
+from .tokenize import STOPWORDS, topic_word
 
 _SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -53,12 +53,13 @@ class AnswerKind:
     # "有没有补贴", but the 新材料 a question names does not answer its "要交哪些材料".
     own_words: bool = False
     fallback: bool = False     # asked for only when the question asks for no other kind
+    narrows: str = ""          # a broader kind this one stands in for when both are asked
 
     @classmethod
     def of(cls, name: str, label: str, asked: str, carried: str, own_words: bool = False,
-           fallback: bool = False) -> AnswerKind:
+           fallback: bool = False, narrows: str = "") -> AnswerKind:
         """A kind from the two patterns' source."""
-        return cls(name, label, re.compile(asked), re.compile(carried), own_words, fallback)
+        return cls(name, label, re.compile(asked), re.compile(carried), own_words, fallback, narrows)
 
 
 KINDS = (
@@ -66,13 +67,19 @@ KINDS = (
     AnswerKind.of(
         "figure", "具体数字或日期",
         r"多少|多大|多长|多高|多久|(?<![哪这那近前头后])(?<!^)几[个项年次家种成位名倍亿万千百十]|百分之几|哪一?年|何时"
-        r"|什么时候|哪一?天|截止[到至]?哪|什么日期|利率|税率|费率|期限|额度"
+        r"|什么时候|哪一?天|截止[到至]?哪|什么日期|(?:什么|多大|哪个)比例|利率|税率|费率|期限|额度"
         r"|(?:补贴|补助|奖励|奖补|收费|征收|计提|赔偿|缴费)的?\s*标准",
         r"\d|[一二三四五六七八九十两百千万亿]+(?:个|项|家|种|倍|年|万|亿|吨|%|公里)|百分之"),
+    # A sum of money ("能补贴多少钱", "给多少建设补助"): a count ("达到20家") or a share does not give it.
+    AnswerKind.of(
+        "amount", "具体金额",
+        r"多少[^，。？?]{0,4}(?:钱|资金|经费|补贴|补助|奖金|费用?|租金)"
+        r"|(?:补贴|补助|奖金|经费|费用?|租金|电价)[^，。？?]{0,8}多少(?!比例)",
+        r"\d[\d.,]*\s*[万亿]?元|[一二三四五六七八九十百千万亿两]+[万亿]?元", narrows="figure"),
     # How to apply, register or file, and with what papers.
     AnswerKind.of(
         "procedure", "办理流程或所需材料",
-        r"(?:怎么|如何|怎样|咋)(?:申请|申报|申领|办理|办|报名|备案|登记|参保|认定|领取|提取)"
+        r"(?:怎么|如何|怎样|咋)(?:申请|申报|申领|办理|办(?![？?，,。！!呢啊吧]|$)|报名|备案|登记|参保|认定|领取|提取)"
         r"|(?:申请|申报|办理|审批|报名|备案|登记|认定|并网|参保)的?\s*(?:流程|程序|手续|步骤|途径)"
         r"|走(?:什么|哪些)(?:流程|程序|手续)|(?:哪些|什么|啥)(?:材料|证照|证件|手续)|办(?:哪些|什么)证",
         r"提交|受理|程序|流程|手续|材料|窗口"),
@@ -86,7 +93,7 @@ KINDS = (
     # Who qualifies: conditions, thresholds, criteria.
     AnswerKind.of(
         "conditions", "具体条件或资格要求",
-        r"(?:什么|哪些|啥|哪几项?)(?:条件|资格|资质|门槛)|满足.{0,4}条件|具备.{0,4}(?:条件|资格|资质)"
+        r"(?:什么|哪些|啥|哪几项?)(?:条件|资格|资质|门槛)|(?:满足|达到|符合|具备)[^，。？?]{0,6}(?:条件|标准|资格|资质)"
         r"|(?:申报|申请|准入|认定|评定|评价|评选|入选|验收|享受)的?\s*(?:条件|资格|标准)|按什么标准",
         r"条件|资格|资质|具备|不低于|不少于|门槛"),
     # A specific benefit: a subsidy, an award, a tax break. Asked for only when nothing more specific is
@@ -164,9 +171,10 @@ class Weights:
         return self._idf.get(token, self._unknown)
 
     def terms(self, question: str) -> list[str]:
-        """The question's topic words: jieba words without function words or answer-type words."""
-        return [w for w in self.index.tokenizer.words(question)
-                if w not in STOPWORDS and w not in _ANSWER_WORDS and re.search(r"[\u4e00-\u9fff\w]", w)]
+        """The question's topic words: jieba words without function words, answer-type words or
+        single characters that are no noun (tokenize.topic_word)."""
+        return [w for w in self.index.tokenizer.words(question) if w not in STOPWORDS and w not in _ANSWER_WORDS
+                and re.search(r"[\u4e00-\u9fff\w]", w) and topic_word(w)]
 
     def tokens(self, text: str) -> frozenset[str]:
         """BM25 tokens of a clause's text or one of its sentences, cached: the corpus holds finitely many,
@@ -194,9 +202,10 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
     terms = weights.terms(question) if terms is None else terms
     top = hits[:3]
     cov = max(weights.coverage(terms, weights.clause_tokens(h)) for h in top)
-    sentences = [sent for h in top for sent in _sentences(h.clause.text)]
+    sentences = [(" ".join(h.clause.path), sent) for h in top for sent in _sentences(h.clause.text)]
     asked = asked_kinds(question)
-    support = [(weights.coverage(terms, weights.tokens(sent)), carries(asked, sent, terms)) for sent in sentences]
+    support = [(weights.coverage(terms, weights.tokens(path + " " + sent)), carries(asked, sent, terms))
+               for path, sent in sentences]
     numbers = _NUMBER.findall(question)
     return Evidence(
         coverage=round(cov, 4), dense=round(max(h.dense for h in top), 4), routed=hits[0].via == "clause-number",
@@ -210,6 +219,8 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
 def asked_kinds(question: str) -> tuple[AnswerKind, ...]:
     """The kinds of answer (KINDS) a question asks for."""
     asked = tuple(k for k in KINDS if k.asked.search(question))
+    narrowed = {k.narrows for k in asked}
+    asked = tuple(k for k in asked if k.name not in narrowed)
     specific = tuple(k for k in asked if not k.fallback)
     return specific or asked
 

@@ -13,6 +13,7 @@ every run of Chinese characters also yields its character bigrams.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections import Counter, defaultdict
@@ -81,6 +82,22 @@ def mine_terms(texts: Sequence[str]) -> list[str]:
     for text in texts:
         terms.update(_QUOTED.findall(text))
     return sorted(terms)
+
+
+def topic_word(word: str) -> bool:
+    """Whether a word can name a topic: any word of two or more characters, and a single character only
+    when jieba's dictionary knows it as a noun (钒, 钛, 锂, 磷, 煤, 税), not as a verb, adjective,
+    pronoun or numeral (要, 定, 拿, 大, 各, 多). The corpus seldom uses such characters as words of their
+    own, so as topic words they would weigh as much as a term it never mentions."""
+    return len(word) > 1 or _char_tags().get(word, "n").startswith("n")
+
+
+@functools.cache
+def _char_tags() -> dict[str, str]:
+    """jieba's part-of-speech tag of each one-character word in its dictionary (read once, ~50 ms)."""
+    with jieba.get_dict_file() as f:
+        text = f.read().decode("utf-8")
+    return dict(re.findall(r"^(\S) \d+ (\S+)$", text, re.M))
 
 
 class Tokenizer:

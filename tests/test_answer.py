@@ -111,6 +111,8 @@ def test_questions_the_documents_do_not_answer_abstain(asker: Asker, question: s
     ("探矿权延续登记需要提交哪些材料？", "但没有给出办理流程或所需材料"),  # 按规定办理登记: no procedure
     ("攀枝花钒钛高新区入园企业有什么税收优惠？", "但没有给出具体的补贴、奖励或税收优惠"),
     ("到2030年钒钛钢铁产业要达到什么规模？", "没有出现问题里的数字"),
+    # The clause gives a figure ("企业数量达到20家"), but no sum of money.
+    ("支持建设废钢铁加工配送中心，每个中心补助多少钱？", "但没有给出具体金额"),
 ])
 def test_an_abstention_says_what_the_documents_leave_out(asker: Asker, question: str, why: str) -> None:
     a = asker.ask(question)
@@ -144,7 +146,13 @@ def test_abstention_rules() -> None:
     ("锂矿采矿权出让由哪一级政府审批？", ("agency",)),
     ("做钒电池储能有补贴吗？", ("benefit",)),
     ("入园企业有什么税收优惠？", ("benefit",)),
-    ("钒电池储能项目每千瓦时能补贴多少钱？", ("figure",)),   # the figure, not just a 补贴
+    ("钒电池储能项目每千瓦时能补贴多少钱？", ("amount",)),   # a sum of money, not just any figure or a 补贴
+    ("建设废钢加工配送中心能拿到多少补助资金？", ("amount",)),
+    ("保费能补多少比例？", ("figure",)),                      # a share, not a sum
+    ("治理恢复基金按什么比例计提？", ("figure",)),
+    ("绿色矿山要达到哪些评分标准？", ("conditions",)),
+    ("新项目能耗指标不够用怎么办？", ()),                     # what to do, not how to apply
+    ("这个许可证怎么办下来？", ("procedure",)),
     ("战略找矿成果奖励办法由哪个部门牵头制定？", ("agency",)),  # the 奖励办法 is the topic
     ("钒电池储能有什么支持政策？", ()),
     ("几家做特殊钢的厂子能不能抱团发展？", ()),
@@ -186,7 +194,12 @@ def test_standalone_questions_are_left_alone(runtime: Runtime, question: str) ->
 def test_follow_up_answer_uses_the_conversation(asker: Asker) -> None:
     a = asker.ask("那稀土呢？", history=["钛资源量占全国多少？"])
     assert a.resolved_question == "稀土资源量占全国多少？"
-    assert a.citations and "稀土" in a.citations[0].clause.text
+    assert "稀土" in a.retrieved[0].clause.text
+    # The guide gives rare earth's reserves but not its share of the nation's: no share is made up.
+    assert a.abstained and "没有给出具体数字" in a.text
+    b = asker.ask("那钒呢？", history=["钛资源量占全国多少？"])
+    assert b.resolved_question == "钒资源量占全国多少？"
+    assert not b.abstained and "占全国的32.0%" in b.text
 
 
 def test_a_sentence_that_defers_to_other_rules_gives_no_procedure() -> None:
@@ -215,6 +228,13 @@ def test_an_office_question_is_answered_by_the_office_the_clause_names(asker: As
     assert "市县两级人民政府" in a.text
 
 
+def test_a_sentence_is_read_with_its_headings(asker: Asker) -> None:
+    # The figure's sentence does not say 目标; the heading above it (发展目标) does.
+    a = asker.ask("2025年的发展目标里，全省钒钛钢铁及稀土产业规模要做到多大？")
+    assert not a.abstained and "6000亿元" in a.text
+    assert a.citations[0].clause.citation == "《指南》第二章第三节"
+
+
 def test_a_clause_number_the_documents_lack_is_said_not_answered(asker: Asker) -> None:
     a = asker.ask("若干意见第十九条讲了什么？")
     assert a.abstained and a.citations == ()
@@ -228,3 +248,9 @@ def test_a_clause_number_the_documents_lack_is_said_not_answered(asker: Asker) -
 def test_an_ordinal_with_a_classifier_is_not_routed_as_a_clause_number(asker: Asker) -> None:
     a = asker.ask("我们建成了第一条钛材生产线，有奖励吗？")
     assert all(h.via != "clause-number" for h in a.retrieved)
+
+
+def test_single_characters_that_are_no_noun_are_no_topic_words(asker: Asker) -> None:
+    terms = asker.weights.terms("按指南定的目标，钒产业规模要做到多大？")
+    assert "钒" in terms and "规模" in terms
+    assert not {"按", "定", "要", "多", "大"} & set(terms)
