@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .clauses import Clause, Document, SubUnit
 from .markers import CN_NUM, KIND_BY_CODE, cn_to_int, int_to_cn
+from .tokenize import starts_with_noun
 
 _N = f"[{CN_NUM}]{{1,6}}|\\d{{1,3}}"
 _TOKEN = re.compile(
@@ -29,12 +30,12 @@ _ITEM_CODES = ("it", "sub", "n")
 _UNIT_CODE = {"编": "vol", "章": "ch", "节": "sec", "条": "art", "款": "para", "段": "para",
               "部分": "pt", "项": "it"}
 # Words around a reference that do not make the query about anything else.
-# A 第X条/项/款 directly followed by a word is an ordinal with a classifier ("第一条生产线", "第三项技术",
-# "第一款产品"), not a clause number; a clause number is followed by punctuation, another number, or words
-# about the clause ("第十五条规定", "第五条讲了什么", "第二条中关于…").
+# 条/项/款 are also classifiers: "第一条生产线", "第三项技术", "第一款产品" are ordinals, not clause numbers.
+# Such a token is read as an ordinal when a noun follows it directly; a clause number is followed by
+# punctuation, another number, or words about the clause ("第十五条规定", "第五条涉及哪些", "第二条中关于…").
 _ORDINAL_UNITS = frozenset("条项款")
 _AFTER_REFERENCE = re.compile(r"$|[\s，。？?！!、；;：:（(第《》“”\"'）)]"
-                              r"|[的是讲说写提规内中里有怎对关款项段原全要主包呢吗和与及至到所如具哪什下上之等]")
+                              r"|的|是|中|里|内容|规定|条款|原文|全文|要点|部分")
 _FILLER = re.compile(r"[\s《》“”\"'、，。？?！!：:]|的|是什么|讲了什么|说了什么|写了什么|规定|内容|条款|原文|全文"
                      r"|查看|显示|哪些|什么|怎么说|有关|关于|中|里|第"
                      r"|包括|要点|主要|部分|哪?几[条项款]|[讲说写提]到?了?")
@@ -53,8 +54,7 @@ class Reference:
 
 def parse_reference(query: str, documents: Sequence[Document]) -> Reference | None:
     """Find a clause address in a query, or None when it names no clause."""
-    matches = [m for m in _TOKEN.finditer(query)
-               if not (m.group("u") in _ORDINAL_UNITS and not _AFTER_REFERENCE.match(query, m.end()))]
+    matches = [m for m in _TOKEN.finditer(query) if not _ordinal(query, m)]
     if not matches:
         return None
     keys: list[tuple[str, int]] = []
@@ -88,6 +88,12 @@ def parse_reference(query: str, documents: Sequence[Document]) -> Reference | No
     rest = _FILLER.sub("", rest)
     explicit = any(m.group("k1") or m.group("k2") or m.group("k3") for m in matches)
     return Reference(hint, tuple(keys), enumeration, rest, explicit)
+
+
+def _ordinal(query: str, m: re.Match[str]) -> bool:
+    """Whether a 第X条/项/款 token is an ordinal with a classifier (a noun follows it), not a clause number."""
+    return (m.group("u") in _ORDINAL_UNITS and not _AFTER_REFERENCE.match(query, m.end())
+            and starts_with_noun(query[m.end():]))
 
 
 def replace_reference(previous: str, core: str) -> str | None:

@@ -54,7 +54,8 @@ def test_an_ordinal_with_a_classifier_is_no_clause_number(corpus: Corpus, query:
     assert parse_reference(query, corpus.documents) is None
 
 
-@pytest.mark.parametrize("query", ["若干意见第十五条规定了什么", "第十五条中关于投入的内容", "若干意见第十五条"])
+@pytest.mark.parametrize("query", ["若干意见第十五条规定了什么", "第十五条中关于投入的内容", "若干意见第十五条",
+                                   "若干意见第十五条涉及哪些方面", "第十五条明确了什么", "第十五条针对的是什么"])
 def test_a_clause_number_followed_by_words_about_it_still_names_it(corpus: Corpus, query: str) -> None:
     ref = parse_reference(query, corpus.documents)
     assert ref is not None and [c.citation for c in resolve(ref, corpus.documents)] == ["《若干意见》（十五）"]
