@@ -153,6 +153,10 @@ def test_abstention_rules() -> None:
     ("绿色矿山要达到哪些评分标准？", ("conditions",)),
     ("新项目能耗指标不够用怎么办？", ()),                     # what to do, not how to apply
     ("这个许可证怎么办下来？", ("procedure",)),
+    ("河道采砂要怎么审批？", ("procedure",)),
+    ("电工要持什么证？", ("procedure",)),
+    ("开小型采石场需不需要办许可证？", ("procedure",)),
+    ("露天开采临时用地审批有没有新说法？", ()),             # 审批 as the topic
     ("战略找矿成果奖励办法由哪个部门牵头制定？", ("agency",)),  # the 奖励办法 is the topic
     ("钒电池储能有什么支持政策？", ()),
     ("几家做特殊钢的厂子能不能抱团发展？", ()),
