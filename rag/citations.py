@@ -29,13 +29,13 @@ _PART_CODES = ("para", "it", "sub")
 _ITEM_CODES = ("it", "sub", "n")
 _UNIT_CODE = {"编": "vol", "章": "ch", "节": "sec", "条": "art", "款": "para", "段": "para",
               "部分": "pt", "项": "it"}
-# Words around a reference that do not make the query about anything else.
 # 条/项/款 are also classifiers: "第一条生产线", "第三项技术", "第一款产品" are ordinals, not clause numbers.
 # Such a token is read as an ordinal when a noun follows it directly; a clause number is followed by
 # punctuation, another number, or words about the clause ("第十五条规定", "第五条涉及哪些", "第二条中关于…").
 _ORDINAL_UNITS = frozenset("条项款")
 _AFTER_REFERENCE = re.compile(r"$|[\s，。？?！!、；;：:（(第《》“”\"'）)]"
                               r"|的|是|中|里|内容|规定|条款|原文|全文|要点|部分")
+# Words around a reference that do not make the query about anything else.
 _FILLER = re.compile(r"[\s《》“”\"'、，。？?！!：:]|的|是什么|讲了什么|说了什么|写了什么|规定|内容|条款|原文|全文"
                      r"|查看|显示|哪些|什么|怎么说|有关|关于|中|里|第"
                      r"|包括|要点|主要|部分|哪?几[条项款]|[讲说写提]到?了?")
