@@ -102,11 +102,38 @@ def replace_reference(previous: str, core: str) -> str | None:
     None when either has no reference or `core` holds more than one."""
     new = list(_TOKEN.finditer(core))
     old = list(_TOKEN.finditer(previous))
-    if not new or not old or _FILLER.sub("", _TOKEN.sub("", core)):
+    if not new or not old or _FILLER.sub("", _TOKEN.sub("", core)).strip("条款项段"):  # 第（三）条
         return None
     unit = _unit(new[0])
     start = next((m.start() for m in old if _unit(m) == unit), old[-1].start())
     return previous[:start] + core + previous[old[-1].end():]
+
+
+_STEP = re.compile(r"^(?:那么?)?\s*(?P<dir>[下上后前])(?:一|面的?|面那|边那?)个?(?P<u>条|节|章|项|款|段|部分)")
+
+
+def step_reference(previous: str, question: str) -> str | None:
+    """"下一条" / "上一节" / "后面那条" after a question that named a clause: the earlier question with the
+    number of that level moved by one, and any level named below it dropped ("第四章第四节（二）" + "下一节"
+    -> "第四章第五节"). None when the question is no such step or the earlier one names no such level."""
+    m = _STEP.match(question.strip())
+    if not m:
+        return None
+    unit = m.group("u")
+    old = list(_TOKEN.finditer(previous))
+    # 第X条 / 第X项 also step a bracketed item: "若干意见（十二）" + "下一条".
+    same = [t for t in old if t.group("u") == unit or (unit in ("条", "项") and (t.group("k2") or t.group("k3")))]
+    if not same:
+        return None
+    t = same[-1]
+    step = 1 if m.group("dir") in "下后" else -1
+    number = t.group("k1") or t.group("k2") or t.group("k3")
+    n = (int(number) if number.isdigit() else cn_to_int(number)) + step
+    if n < 1:
+        return None
+    shown = str(n) if number.isdigit() else int_to_cn(n)
+    new = f"第{shown}{t.group('u')}" if t.group("k1") else f"（{shown}）"
+    return previous[:t.start()] + new + previous[old[-1].end():]
 
 
 def _unit(m: re.Match[str]) -> str:

@@ -3,11 +3,14 @@
 After "钛资源量占全国多少？", "那稀土呢？" asks the same thing about 稀土: the word of the earlier
 question that plays the part the new word plays is swapped for it: "稀土资源量占全国多少？". A question
 that stands on its own is left alone. Which word plays that part, in order:
-1. a clause number: after "第三章第二节（二）讲了什么？", "那（三）呢？" replaces the item number;
+1. a clause number: after "第三章第二节（二）讲了什么？", "那（三）呢？" replaces the item number, and
+   "下一条" / "上一节" / "后面那条" move it by one;
 2. a number with the same unit: "2030年" replaces "2025年";
 3. the same head: "民营企业" replaces "省属企业", "钛产业" replaces "钢铁产业";
 4. a peer the documents list it with ("攀枝花、德阳、宜宾", "钒钛、稀土、锂电"): 宜宾 replaces 攀枝花;
 5. else the earlier word closest to it in meaning (e5 cosine).
+A short question that points back ("它在全世界排第几？", "这个机制按啥原则放矿权？") or opens as a follow-up
+("那审批手续谁去跑？", "具体落在哪些城市？") but swaps nothing is searched together with the earlier question.
 The caller passes the earlier questions as they were understood (Answer.resolved_question), so that a
 chain of follow-ups ("那稀土呢？", "钒呢？") keeps its subject.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .citations import replace_reference
+from .citations import replace_reference, step_reference
 from .embed import Embedder
 from .index import ClauseIndex
 from .tokenize import STOPWORDS
@@ -30,18 +33,37 @@ _HAS_LEAD_OR_TAIL = re.compile(rf"^{_LEAD}|呢[？?。!！]*$")
 _NUMBER_WITH_UNIT = re.compile(r"^(?P<num>\d+(?:\.\d+)?)(?P<unit>[^\d\s]{0,2})$")
 _LIST_SEGMENT = re.compile(r"[^，。；：（）()“”《》\n]*、[^，。；：（）()“”《》\n]*")
 _CONTENT = re.compile(r"[\u4e00-\u9fff\w]")
+# Words that point back to the conversation: 它, 他们, 这个/这种/这技术 (not 这几年, 这里, 这份文件), 那些…
+_POINTS_BACK = re.compile(r"它|他们|她们|这(?![几里儿是么样份])[\u4e00-\u9fff]|那(?:个|些|里|儿)|上述|前面(?:说|提)的")
+_OPENS_FOLLOWUP = re.compile(rf"^(?:{_LEAD}|具体|要是)")
+_SHORT = 16  # longer questions that use 这些/那些 ("行业里那些联盟…") are meant on their own
 
 
 def resolve_followup(question: str, history: Sequence[str], index: ClauseIndex, embedder: Embedder) -> str:
     """The question to search for: `question` itself, or a follow-up rewritten with the last question."""
     q = question.strip()
-    if not history or len(q) > 14 or not _HAS_LEAD_OR_TAIL.search(q):
+    if not history:
+        return q
+    stepped = step_reference(history[-1].strip(), q)
+    if stepped:
+        return stepped
+    swapped = _swap(q, history[-1].strip(), index, embedder)
+    if swapped != q:
+        return swapped
+    # Nothing to swap, but the question leans on what came before: search it with the earlier question.
+    if len(q) <= _SHORT and (_POINTS_BACK.search(q) or _OPENS_FOLLOWUP.match(q)):
+        return f"{history[-1].strip()} {q}"
+    return q
+
+
+def _swap(q: str, previous: str, index: ClauseIndex, embedder: Embedder) -> str:
+    """`previous` with the part a follow-up like "那稀土呢？" names swapped in; `q` when it swaps nothing."""
+    if len(q) > 14 or not _HAS_LEAD_OR_TAIL.search(q):
         return q
     m = _FOLLOWUP.match(q)
     if not m:
         return q
     core = m.group("core").strip()
-    previous = history[-1].strip()
     if not core or core in previous:
         return previous if core in previous else q
     by_number = replace_reference(previous, core) or _replace_number(previous, core)

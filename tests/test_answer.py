@@ -185,12 +185,19 @@ def test_a_procedure_question_needs_a_sentence_that_gives_a_procedure() -> None:
     ("指南第三章第二节（二）讲了什么？", "那（三）呢？", "指南第三章第二节（三）讲了什么？"),  # a clause number
     ("指南第三章第二节（二）讲了什么？", "第五节呢？", "指南第三章第五节讲了什么？"),
     ("若干意见第十条", "第十一条呢？", "若干意见第十一条"),
+    ("指南第三章第六节（一）写的什么？", "第（三）条呢", "指南第三章第六节第（三）条写的什么？"),
+    ("若干意见第十二条说的什么？", "下一条讲啥？", "若干意见第十三条说的什么？"),   # a step to the next
+    ("指南第四章第四节（二）讲了什么", "上一节呢", "指南第四章第三节讲了什么"),
+    # Nothing to swap, but it points back or opens as a follow-up: searched with the earlier question.
+    ("攀西的钛矿资源量有多少？", "它在世界上排第几？", "攀西的钛矿资源量有多少？ 它在世界上排第几？"),
+    ("钒电池储能示范项目是怎么安排的？", "具体放在哪些市？", "钒电池储能示范项目是怎么安排的？ 具体放在哪些市？"),
 ])
 def test_follow_up_swaps_the_parallel_word(runtime: Runtime, earlier: str, follow_up: str, resolved: str) -> None:
     assert resolve_followup(follow_up, [earlier], runtime.index, runtime.embedder) == resolved
 
 
-@pytest.mark.parametrize("question", ["住房公积金贷款额度是多少？", "钒电池储能有什么支持政策？", "第三章第二节（二）"])
+@pytest.mark.parametrize("question", ["住房公积金贷款额度是多少？", "钒电池储能有什么支持政策？", "第三章第二节（二）",
+                                      "这份文件的主要目标是什么？", "这几年钢铁行业在转型吗？"])
 def test_standalone_questions_are_left_alone(runtime: Runtime, question: str) -> None:
     assert resolve_followup(question, ["钛资源量占全国多少？"], runtime.index, runtime.embedder) == question
 

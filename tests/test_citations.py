@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from rag.citations import missing, missing_clause, named_part, parse_reference, resolve
+from rag.citations import missing, missing_clause, named_part, parse_reference, resolve, step_reference
 from rag.clauses import Document
 from rag.corpus import Corpus
 
@@ -141,3 +141,15 @@ def test_an_enumeration_names_its_part_and_keeps_the_clause(corpus: Corpus) -> N
     assert c.part_text(part).startswith("三是推动攀西钛精矿")
     whole = parse_reference("指南第三章第二节（二）", corpus.documents)
     assert whole is not None and named_part(whole, c) is None
+
+
+@pytest.mark.parametrize(("previous", "question", "stepped"), [
+    ("若干意见第12条", "后面那条呢", "若干意见第13条"),             # digits stay digits
+    ("若干意见（十二）", "上一条", "若干意见（十一）"),             # 条 steps a bracketed item
+    ("指南第四章第四节（二）讲了什么", "下一节呢", "指南第四章第五节讲了什么"),  # the level below is dropped
+    ("若干意见第一条", "上一条", None),                           # nothing before the first
+    ("钒电池有什么支持", "下一条", None),                         # nothing named to step from
+    ("若干意见第十二条", "下一步怎么做", None),
+])
+def test_a_step_to_the_next_or_previous_clause(previous: str, question: str, stepped: str | None) -> None:
+    assert step_reference(previous, question) == stepped
