@@ -34,7 +34,8 @@ _UNIT_CODE = {"编": "vol", "章": "ch", "节": "sec", "条": "art", "款": "par
 # punctuation, another number, or words about the clause ("第十五条规定", "第五条涉及哪些", "第二条中关于…").
 _ORDINAL_UNITS = frozenset("条项款")
 _AFTER_REFERENCE = re.compile(r"$|[\s，。？?！!、；;：:（(第《》“”\"'）)]"
-                              r"|的|是|中|里|内容|规定|条款|原文|全文|要点|部分")
+                              r"|[的是中里讲说写提有都怎对共呢吗]|内容|规定|条款|原文|全文|要点|部分|主要|具体|关于|包括"
+                              r"|涉及|明确|针对|强调|要求|指出")
 # Words around a reference that do not make the query about anything else.
 _FILLER = re.compile(r"[\s《》“”\"'、，。？?！!：:]|的|是什么|讲了什么|说了什么|写了什么|规定|内容|条款|原文|全文"
                      r"|查看|显示|哪些|什么|怎么说|有关|关于|中|里|第"

@@ -44,15 +44,13 @@ def resolve_followup(question: str, history: Sequence[str], index: ClauseIndex, 
     q = question.strip()
     if not history:
         return q
-    stepped = step_reference(history[-1].strip(), q)
-    if stepped:
-        return stepped
-    swapped = _swap(q, history[-1].strip(), index, embedder)
+    previous = history[-1].strip()
+    swapped = step_reference(previous, q) or _swap(q, previous, index, embedder)
     if swapped != q:
         return swapped
     # Nothing to swap, but the question leans on what came before: search it with the earlier question.
     if len(q) <= _SHORT and (_POINTS_BACK.search(q) or _OPENS_FOLLOWUP.match(q)):
-        return f"{history[-1].strip()} {q}"
+        return f"{previous} {q}"
     return q
 
 
