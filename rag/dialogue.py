@@ -26,7 +26,7 @@ from .index import ClauseIndex
 from .tokenize import STOPWORDS
 
 _LEAD = r"(?:那么|那|还有|另外|再问一下|如果是|换成|对于|关于)"
-_TAIL = r"(?:的情况|的话|方面)?(?:呢|怎么样|如何|怎么说|又如何|又是多少|是多少|有吗|有没有)"
+_TAIL = r"(?:的情况|的话|方面|那块|这块|那边|这边|的)?(?:呢|怎么样|如何|怎么说|又如何|又是多少|是多少|有吗|有没有)"
 _FOLLOWUP = re.compile(rf"^{_LEAD}?\s*(?P<core>[^，。？?！!]{{1,12}}?)\s*{_TAIL}?[？?。!！]*$")
 # A follow-up opens with 那/还有… or closes with 呢; "…是多少？" alone is a question of its own.
 _HAS_LEAD_OR_TAIL = re.compile(rf"^{_LEAD}|呢[？?。!！]*$")
@@ -80,6 +80,9 @@ def _swap(q: str, previous: str, index: ClauseIndex, embedder: Embedder) -> str:
     peers = listed_peers(index, core)
     candidates = [i for i, w in enumerate(words) if w in peers] or list(range(len(words)))
     target = words[max(candidates, key=lambda i: float(sims[i]))]
+    # The head of a longer word takes the whole word with it: 磷矿 for 钒钛磁铁矿, not for its 铁矿 (a
+    # modifier is swapped alone: 钒 for the 稀土 of 稀土资源量).
+    target = max((w for w in words if w.endswith(target)), key=len)
     return previous.replace(target, core, 1)
 
 

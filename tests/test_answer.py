@@ -186,6 +186,8 @@ def test_a_procedure_question_needs_a_sentence_that_gives_a_procedure() -> None:
     ("指南第三章第二节（二）讲了什么？", "第五节呢？", "指南第三章第五节讲了什么？"),
     ("若干意见第十条", "第十一条呢？", "若干意见第十一条"),
     ("指南第三章第六节（一）写的什么？", "第（三）条呢", "指南第三章第六节第（三）条写的什么？"),
+    ("钒钛磁铁矿的选矿技术要怎么突破？", "那磷矿呢？", "磷矿的选矿技术要怎么突破？"),  # the whole word, not its 铁矿
+    ("钒这块重点发展什么产品？", "钛的呢", "钛这块重点发展什么产品？"),              # "的" is no part of the word
     ("若干意见第十二条说的什么？", "下一条讲啥？", "若干意见第十三条说的什么？"),   # a step to the next
     ("指南第四章第四节（二）讲了什么", "上一节呢", "指南第四章第三节讲了什么"),
     # Nothing to swap, but it points back or opens as a follow-up: searched with the earlier question.
