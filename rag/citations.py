@@ -24,6 +24,7 @@ _TOKEN = re.compile(
     rf"|(?<![{CN_NUM}])(?P<k6>[{CN_NUM}]{{1,3}})、"
     r"|(?P<pre>序言|前言|引言|导语)"
 )
+_MAX_NUMBER = 9999  # int_to_cn writes 1..9999
 # Keys that may also name a part inside a clause: 第二条第二款, 第三条第（二）项.
 _PART_CODES = ("para", "it", "sub")
 _ITEM_CODES = ("it", "sub", "n")
@@ -78,6 +79,9 @@ def parse_reference(query: str, documents: Sequence[Document]) -> Reference | No
                 keys.append(("preamble", 1))
         except ValueError:
             continue
+    # No document numbers anything 0 or past 9999 ("第0条" is a typo, not a clause number).
+    keys = [(code, n) for code, n in keys if 1 <= n <= _MAX_NUMBER]
+    enumeration = enumeration if 1 <= enumeration <= _MAX_NUMBER else 0
     if not keys:
         return None
     first, last = matches[0].start(), matches[-1].end()
@@ -130,7 +134,7 @@ def step_reference(previous: str, question: str) -> str | None:
     step = 1 if m.group("dir") in "下后" else -1
     number = t.group("k1") or t.group("k2") or t.group("k3")
     n = (int(number) if number.isdigit() else cn_to_int(number)) + step
-    if n < 1:
+    if not 1 <= n <= _MAX_NUMBER:
         return None
     shown = str(n) if number.isdigit() else int_to_cn(n)
     new = f"第{shown}{t.group('u')}" if t.group("k1") else f"（{shown}）"

@@ -153,3 +153,14 @@ def test_an_enumeration_names_its_part_and_keeps_the_clause(corpus: Corpus) -> N
 ])
 def test_a_step_to_the_next_or_previous_clause(previous: str, question: str, stepped: str | None) -> None:
     assert step_reference(previous, question) == stepped
+
+
+@pytest.mark.parametrize("query", ["第0条", "（0）", "若干意见第0部分", "第一万条"])
+def test_numbers_no_document_uses_are_no_clause_numbers(corpus: Corpus, query: str) -> None:
+    # "第0条" used to reach the message that names the missing clause, which cannot write 0, and crash.
+    assert parse_reference(query, corpus.documents) is None
+    assert missing_clause(query, corpus.documents) == ""
+
+
+def test_a_step_past_the_numbers_people_write_is_no_step() -> None:
+    assert step_reference("第9999条", "下一条") is None
