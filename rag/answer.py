@@ -280,7 +280,8 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
     ev = evidence(question, hits, weights, q_tokens)
     ref = parse_reference(question, weights.index.corpus.documents)
     # A clause number the documents do not have ("若干意见第十九条"): say so, never quote another clause for it.
-    gap = missing(ref, weights.index.corpus.documents) if ref else ""
+    # (When the router found the clause there is nothing to look up again.)
+    gap = missing(ref, weights.index.corpus.documents) if ref and not ev.routed else ""
     if gap and not (ref and weights.terms(ref.rest)):
         return _abstain(question, hits, ev, "missing", gap)
     reason = abstention_reason(ev, p) if hits else "topic"

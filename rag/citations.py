@@ -209,7 +209,7 @@ def missing(ref: Reference, documents: Sequence[Document]) -> str:
     above, (code, _) = ref.keys[: cut - 1], ref.keys[cut - 1]
     have = []
     for d in docs:
-        has_articles = any(k == "art" for c in d.clauses for k, _ in c.keys)
+        has_articles = _has_articles(d)
         under = _resolve_keys(above, d.doc_id, [d]) if above else d.clauses
         # The address down to this level of each clause that has one; a numbering that starts again
         # under each heading (the guide's （一） in every 节) gives no single range to show.
@@ -255,7 +255,7 @@ def _resolve_keys(keys: tuple[tuple[str, int], ...], doc_hint: str,
                   documents: Sequence[Document]) -> list[Clause]:
     best: list[tuple[int, int, Clause]] = []
     for doc in documents_named(doc_hint, documents):
-        has_articles = any(k == "art" for c in doc.clauses for k, _ in c.keys)
+        has_articles = _has_articles(doc)
         targets = {c.keys for c in doc.clauses} | {c.keys[:i] for c in doc.clauses
                                                     for i in range(1, len(c.keys))}
         for target in targets:
@@ -277,6 +277,11 @@ def _resolve_keys(keys: tuple[tuple[str, int], ...], doc_hint: str,
     # Keep document order among the clauses under one heading.
     order = {c.clause_id: i for d in documents for i, c in enumerate(d.clauses)}
     return sorted(out, key=lambda c: (c.doc_id, order[c.clause_id])) if len(out) > 1 else out
+
+
+def _has_articles(doc: Document) -> bool:
+    """Whether a document numbers 第X条 (else its 第X条 means its Xth item)."""
+    return any(k == "art" for c in doc.clauses for k, _ in c.keys)
 
 
 def _match_cost(q: tuple[tuple[str, int], ...], target: tuple[tuple[str, int], ...],

@@ -174,8 +174,7 @@ def _queries(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from .citations import missing_clause
-    from .retrieve import search
+    from .retrieve import search, unmatched_reference
     from .runtime import load_runtime
 
     queries = _queries(args)
@@ -191,7 +190,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             print(f"第{lineno}行：{exc}", file=sys.stderr)
             hits = []
         # A clause number the documents do not have is said, before the results found by content.
-        gap = missing_clause(q, rt.corpus.documents)
+        gap = unmatched_reference(rt.index, q, hits)
         if args.json:
             if gap:
                 print(f"注：{gap}" + (f"（第{lineno}行）" if args.batch else ""), file=sys.stderr)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import faiss
 import numpy as np
 
-from .citations import mentioned_documents, named_part, parse_reference, resolve
+from .citations import mentioned_documents, missing_clause, named_part, parse_reference, resolve
 from .clauses import Clause, SubUnit
 from .embed import Embedder
 from .errors import QueryError
@@ -115,6 +116,14 @@ def search(index: ClauseIndex, embedder: Embedder, query: str, k: int = 5, doc: 
                         float(max(dense[i], 0.0)), float(max(lexical[i], 0.0)), via, float(max(phrase[i], 0.0)),
                         parts.get(i)))
     return hits
+
+
+def unmatched_reference(index: ClauseIndex, query: str, hits: Sequence[Hit]) -> str:
+    """What a clause number in `query` names that the documents lack (citations.missing), "" when it
+    names none or the router found it (then nothing is parsed or looked up a second time)."""
+    if hits and hits[0].via == "clause-number":
+        return ""
+    return missing_clause(query, index.corpus.documents)
 
 
 def order_candidates(fused: np.ndarray, mask: np.ndarray, routed: list[int]) -> list[int]:

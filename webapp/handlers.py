@@ -16,10 +16,9 @@ from typing import Any
 
 from rag.answer import Answer
 from rag.ask import Asker
-from rag.citations import missing_clause
 from rag.clauses import Clause, Document, Node
 from rag.corpus import Corpus
-from rag.retrieve import search
+from rag.retrieve import search, unmatched_reference
 from rag.runtime import Runtime
 
 from .render import (
@@ -143,7 +142,7 @@ def search_html(runtime: Runtime, query: str, doc: str = ALL_DOCS, scope: str = 
     if (scope or "").strip():
         filters.append(f"范围：{scope.strip()}")
     out = [f'<div class="result-summary">“{esc(query.strip())}”：{len(hits)} 条结果（{esc("，".join(filters))}）</div>']
-    gap = missing_clause(query, runtime.corpus.documents)
+    gap = unmatched_reference(runtime.index, query, hits)
     if gap:
         out.append(box("warn", f"注：{gap}；以下是按内容检索的结果。"))
     for h in hits:
