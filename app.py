@@ -24,6 +24,7 @@ import gradio as gr
 
 from rag.ask import Asker
 from rag.config import ROOT, Settings
+from rag.dialogue import Turn
 from rag.errors import RagError
 from rag.generate import llm_from_env
 from rag.runtime import Runtime, load_runtime
@@ -146,7 +147,7 @@ def build_app(runtime: Runtime, asker: Asker, feedback_path: Path) -> gr.Blocks:
                 gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="示例问题（点击填入）")
                 chat_status = gr.HTML("", elem_id="chat-status")
                 evidence = gr.HTML(box("empty", EVIDENCE_EMPTY), elem_id="evidence")
-                asked = gr.State([])     # this session's earlier questions as understood, for follow-ups
+                asked = gr.State([])     # this session's earlier turns (dialogue.Turn), for follow-ups
                 records = gr.State({})   # chatbot message index -> what a vote on it logs
 
             with gr.Tab("条款检索", id="search"):
@@ -173,7 +174,7 @@ def build_app(runtime: Runtime, asker: Asker, feedback_path: Path) -> gr.Blocks:
                         clause_view = gr.HTML(box("empty", CLAUSE_EMPTY), elem_id="browse-clause",
                                               js_on_load=COPY_JS)
 
-        def on_ask(message: str, chat: list[dict[str, Any]] | None, earlier: list[str],
+        def on_ask(message: str, chat: list[dict[str, Any]] | None, earlier: list[Turn],
                    votes: dict[int, dict[str, Any]]) -> tuple[Any, ...]:
             try:
                 turn = answer_turn(runtime, asker, message or "", earlier)
@@ -183,8 +184,9 @@ def build_app(runtime: Runtime, asker: Asker, feedback_path: Path) -> gr.Blocks:
                 return chat, earlier, votes, box("error", msg), gr.skip(), message
             chat = [*(chat or []), {"role": "user", "content": turn.user_markdown},
                     {"role": "assistant", "content": turn.bot_markdown}]
-            # Earlier questions as they were understood, so that a chain of follow-ups keeps its subject.
-            return (chat, [*earlier, turn.answer.resolved_question], {**votes, len(chat) - 1: turn.record}, "",
+            # Earlier questions as they were understood, so that a chain of follow-ups keeps its subject,
+            # with the clause each answer cited first, for "下一条".
+            return (chat, [*earlier, Turn.after(turn.answer)], {**votes, len(chat) - 1: turn.record}, "",
                     turn.evidence_html, "")
 
         ask_io: dict[str, Any] = {"inputs": [question, chatbot, asked, records],

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from .answer import Answer, AnswerParams, Weights, compose_answer
-from .dialogue import resolve_followup
+from .dialogue import Turn, resolve_followup
 from .generate import LLMConfig, generate_with_fallback
 from .retrieve import RetrievalParams, search
 from .runtime import Runtime
@@ -30,9 +30,10 @@ class Asker:
         self.weights = Weights(runtime.index)
         self.llm = llm
 
-    def ask(self, question: str, history: Sequence[str] = (), doc: str | None = None) -> Answer:
-        """Answer a question; `history` holds the earlier questions of the conversation, oldest first, as
-        they were understood (each answer's resolved_question) so that follow-ups can chain."""
+    def ask(self, question: str, history: Sequence[Turn | str] = (), doc: str | None = None) -> Answer:
+        """Answer a question; `history` holds the earlier turns of the conversation, oldest first
+        (Turn.after(answer): the question as understood, so that follow-ups can chain, and the clause cited
+        first, so that "下一条" can step from it); a plain string stands for a question alone."""
         rt = self.runtime
         resolved = resolve_followup(question, history, rt.index, rt.embedder)
         hits = search(rt.index, rt.embedder, resolved, k=self.settings.k, doc=doc, params=self.settings.retrieval)

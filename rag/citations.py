@@ -141,6 +141,48 @@ def step_reference(previous: str, question: str) -> str | None:
     return previous[:t.start()] + new + previous[old[-1].end():]
 
 
+def asks_step(question: str) -> bool:
+    """Whether a question asks for the next or previous clause or unit ("下一条", "上一节呢", "后面那条")."""
+    return bool(_STEP.match(question.strip()))
+
+
+_CLAUSE_UNITS = frozenset("条项款段")
+_TRAILING_PARTICLES = re.compile(r"^[\s呢吗啊呀吧？?。！!]*$")
+
+
+def step_clause(clause_id: str, question: str, documents: Sequence[Document]) -> str | None:
+    """"下一条" / "上一节" after an answer that cited a clause, when the earlier question named none: the
+    address next to the cited clause, in document order, with the rest of the question ("下一条讲啥？" ->
+    "《指南》第二章第二节第四段讲啥？"). 条/项/款/段 step to the next clause; 章/节/部分/编 to the first clause
+    of the next unit of that level (the last 节 of a 章 is followed by the first of the next). None when the
+    question is no step, the clause is unknown or has no such level, or there is nothing on that side."""
+    m = _STEP.match(question.strip())
+    doc = next((d for d in documents for c in d.clauses if c.clause_id == clause_id), None)
+    if not m or doc is None:
+        return None
+    unit, forward = m.group("u"), m.group("dir") in "下后"
+    clauses = doc.clauses if forward else doc.clauses[::-1]
+    at = next(i for i, c in enumerate(clauses) if c.clause_id == clause_id)
+    if unit in _CLAUSE_UNITS:
+        target = clauses[at + 1].citation if at + 1 < len(clauses) else None
+    else:
+        code = _UNIT_CODE[unit]
+        depth = next((i for i, (k, _) in enumerate(clauses[at].keys) if k == code), None)
+        if depth is None:
+            return None
+        # The addresses at that level, in the walking order; the unit after the cited one.
+        units = list(dict.fromkeys(c.keys[:depth + 1] for c in clauses[at:]
+                                   if len(c.keys) > depth and c.keys[depth][0] == code))
+        if len(units) < 2:
+            return None
+        # Backwards, the walk meets a unit's last clause first; the address is the same.
+        target = doc.meta.short_title + "".join(map(_label, units[1]))
+    if target is None:
+        return None
+    rest = question.strip()[m.end():]
+    return target if _TRAILING_PARTICLES.match(rest) else target + rest
+
+
 def _unit(m: re.Match[str]) -> str:
     """The kind of level a reference token names: 章/节/条…, a bracketed item, 一是, 一、."""
     if m.group("k2") or m.group("k3"):

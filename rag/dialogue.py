@@ -4,23 +4,27 @@ After "钛资源量占全国多少？", "那稀土呢？" asks the same thing ab
 question that plays the part the new word plays is swapped for it: "稀土资源量占全国多少？". A question
 that stands on its own is left alone. Which word plays that part, in order:
 1. a clause number: after "第三章第二节（二）讲了什么？", "那（三）呢？" replaces the item number, and
-   "下一条" / "上一节" / "后面那条" move it by one;
+   "下一条" / "上一节" / "后面那条" move it by one; when the earlier question named no clause, they move
+   from the clause its answer cited first (the caller passes it in a Turn);
 2. a number with the same unit: "2030年" replaces "2025年";
 3. the same head: "民营企业" replaces "省属企业", "钛产业" replaces "钢铁产业";
 4. a peer the documents list it with ("攀枝花、德阳、宜宾", "钒钛、稀土、锂电"): 宜宾 replaces 攀枝花;
 5. else the earlier word closest to it in meaning (e5 cosine).
 A short question that points back ("它在全世界排第几？", "这个机制按啥原则放矿权？") or opens as a follow-up
 ("那审批手续谁去跑？", "具体落在哪些城市？") but swaps nothing is searched together with the earlier question.
-The caller passes the earlier questions as they were understood (Answer.resolved_question), so that a
-chain of follow-ups ("那稀土呢？", "钒呢？") keeps its subject.
+The caller passes the earlier turns (Turn.after(answer)): each question as it was understood
+(Answer.resolved_question), so that a chain of follow-ups ("那稀土呢？", "钒呢？") keeps its subject, and the
+clause its answer cited first.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from .citations import replace_reference, step_reference
+from .answer import Answer
+from .citations import asks_step, replace_reference, step_clause, step_reference
 from .embed import Embedder
 from .index import ClauseIndex
 from .tokenize import STOPWORDS
@@ -39,13 +43,31 @@ _OPENS_FOLLOWUP = re.compile(rf"^(?:{_LEAD}|具体|要是)")
 _SHORT = 16  # longer questions that use 这些/那些 ("行业里那些联盟…") are meant on their own
 
 
-def resolve_followup(question: str, history: Sequence[str], index: ClauseIndex, embedder: Embedder) -> str:
-    """The question to search for: `question` itself, or a follow-up rewritten with the last question."""
+@dataclass(frozen=True)
+class Turn:
+    """An earlier turn of a conversation, as a follow-up needs it."""
+
+    question: str        # as understood (Answer.resolved_question)
+    cited: str = ""      # clause_id of the clause the answer cited first; "" when it abstained
+
+    @classmethod
+    def after(cls, answer: Answer) -> Turn:
+        """The turn an answer closes."""
+        first = answer.citations[0].clause.clause_id if answer.citations and not answer.abstained else ""
+        return cls(answer.resolved_question or answer.question, first)
+
+
+def resolve_followup(question: str, history: Sequence[Turn | str], index: ClauseIndex, embedder: Embedder) -> str:
+    """The question to search for: `question` itself, or a follow-up rewritten with the last turn (a plain
+    string stands for a turn's question)."""
     q = question.strip()
     if not history:
         return q
-    previous = history[-1].strip()
-    swapped = step_reference(previous, q) or _swap(q, previous, index, embedder)
+    last = history[-1] if isinstance(history[-1], Turn) else Turn(history[-1])
+    previous = last.question.strip()
+    if asks_step(q):  # "下一条": from the clause named or cited before; no word of it is a new subject
+        return step_reference(previous, q) or step_clause(last.cited, q, index.corpus.documents) or q
+    swapped = _swap(q, previous, index, embedder)
     if swapped != q:
         return swapped
     # Nothing to swap, but the question leans on what came before: search it with the earlier question.

@@ -9,7 +9,7 @@ import pytest
 from rag.answer import AnswerParams, Evidence, asked_kinds, carries, should_abstain
 from rag.ask import Asker
 from rag.config import Settings
-from rag.dialogue import resolve_followup
+from rag.dialogue import Turn, resolve_followup
 from rag.runtime import Runtime, load_runtime
 
 pytestmark = pytest.mark.slow
@@ -202,6 +202,19 @@ def test_follow_up_swaps_the_parallel_word(runtime: Runtime, earlier: str, follo
                                       "这份文件的主要目标是什么？", "这几年钢铁行业在转型吗？"])
 def test_standalone_questions_are_left_alone(runtime: Runtime, question: str) -> None:
     assert resolve_followup(question, ["钛资源量占全国多少？"], runtime.index, runtime.embedder) == question
+
+
+def test_a_step_after_a_question_that_named_no_clause_starts_from_the_answers_citation(asker: Asker) -> None:
+    first = asker.ask("坚持绿色发展是怎么要求的？")
+    turn = Turn.after(first)
+    assert turn.cited == "sichuan-vti-re-guide:ch2.sec2.para3"
+    a = asker.ask("后面那条呢？", history=[turn])
+    assert a.resolved_question == "《指南》第二章第二节第四段"
+    assert a.citations[0].clause.clause_id == "sichuan-vti-re-guide:ch2.sec2.para4"
+    # With the question alone there is no clause to step from: it is searched as it stands.
+    assert asker.ask("后面那条呢？", history=[turn.question]).resolved_question == "后面那条呢？"
+    # An answer that abstained cited nothing.
+    assert Turn.after(asker.ask("住房公积金贷款额度是多少？")).cited == ""
 
 
 def test_follow_up_answer_uses_the_conversation(asker: Asker) -> None:

@@ -96,9 +96,11 @@ def test_the_evidence_panel_says_what_the_documents_leave_out(runtime: Runtime, 
 def test_follow_up_uses_the_sessions_earlier_questions(demo: gr.Blocks) -> None:
     on_ask = callback(demo, "on_ask")
     chat, asked, votes, status, evidence, box = on_ask("钛资源量占全国多少？", [], [], {})
-    assert asked == ["钛资源量占全国多少？"] and status == "" and box == ""
+    assert [t.question for t in asked] == ["钛资源量占全国多少？"] and status == "" and box == ""
+    assert asked[0].cited == "sichuan-vti-re-guide:ch1.sec1.it1"
     chat, asked, votes, status, evidence, box = on_ask("那稀土呢？", chat, asked, votes)
-    assert asked == ["钛资源量占全国多少？", "稀土资源量占全国多少？"]  # as understood, so follow-ups chain
+    # as understood, so follow-ups chain
+    assert [t.question for t in asked] == ["钛资源量占全国多少？", "稀土资源量占全国多少？"]
     assert len(chat) == 4 and [m["role"] for m in chat] == ["user", "assistant"] * 2
     assert "问题理解为：稀土资源量占全国多少？" in evidence
     assert set(votes) == {1, 3} and votes[3]["question"] == "那稀土呢？"
@@ -107,6 +109,9 @@ def test_follow_up_uses_the_sessions_earlier_questions(demo: gr.Blocks) -> None:
     chat, asked, votes, status, evidence, box = on_ask("钒呢？", chat, asked, votes)
     assert "问题理解为：钒资源量占全国多少？" in evidence
     assert "占全国的32.0%" in votes[5]["answer"]
+    # "下一条" steps from the clause the last answer cited, though no question named one.
+    chat, asked, votes, status, evidence, box = on_ask("下一条呢？", chat, asked, votes)
+    assert "问题理解为：《指南》第一章第一节（二）" in evidence
 
 
 @pytest.mark.parametrize(("question", "message"), [

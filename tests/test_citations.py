@@ -6,7 +6,15 @@ from collections.abc import Callable
 
 import pytest
 
-from rag.citations import missing, missing_clause, named_part, parse_reference, resolve, step_reference
+from rag.citations import (
+    missing,
+    missing_clause,
+    named_part,
+    parse_reference,
+    resolve,
+    step_clause,
+    step_reference,
+)
 from rag.clauses import Document
 from rag.corpus import Corpus
 
@@ -153,6 +161,28 @@ def test_an_enumeration_names_its_part_and_keeps_the_clause(corpus: Corpus) -> N
 ])
 def test_a_step_to_the_next_or_previous_clause(previous: str, question: str, stepped: str | None) -> None:
     assert step_reference(previous, question) == stepped
+
+
+@pytest.mark.parametrize(("cited", "question", "stepped"), [
+    ("sichuan-vti-re-guide:ch2.sec2.para3", "后面那条呢？", "《指南》第二章第二节第四段"),
+    ("sichuan-vti-re-guide:ch3.sec2.it2", "下一条讲啥？", "《指南》第三章第二节（三）讲啥？"),
+    ("sichuan-vti-re-guide:ch3.sec1.it3", "下一条", "《指南》第三章第二节（一）"),      # past the end of its 节
+    ("sichuan-vti-re-guide:ch3.sec2.it2", "上一节呢", "《指南》第三章第一节"),          # the 节, not a clause
+    ("sichuan-vti-re-guide:ch3.sec1.it1", "上一节", "《指南》第二章第三节"),            # across a 章
+    ("sichuan-mining-opinions-2025:pt1.it4", "下一部分", "《若干意见》第二部分"),
+    ("sichuan-mining-opinions-2025:pt6.it18", "下一条", None),                        # the last clause
+    ("sichuan-mining-opinions-2025:pt6.it18", "下一部分", None),
+    ("sichuan-mining-opinions-2025:pt1.it1", "下一节", None),                          # it has no 节
+    ("no-such-doc:it1", "下一条", None),
+    ("", "下一条", None),                                                              # the answer abstained
+    ("sichuan-vti-re-guide:ch3.sec2.it2", "下一步怎么做", None),
+])
+def test_a_step_from_the_clause_an_answer_cited(corpus: Corpus, cited: str, question: str,
+                                                stepped: str | None) -> None:
+    assert step_clause(cited, question, corpus.documents) == stepped
+    if stepped:  # the router finds what the step names
+        ref = parse_reference(stepped, corpus.documents)
+        assert ref is not None and resolve(ref, corpus.documents)
 
 
 @pytest.mark.parametrize("query", ["第0条", "（0）", "若干意见第0部分", "第一万条"])

@@ -18,6 +18,7 @@ from rag.answer import Answer
 from rag.ask import Asker
 from rag.clauses import Clause, Document, Node
 from rag.corpus import Corpus
+from rag.dialogue import Turn
 from rag.retrieve import search, unmatched_reference
 from rag.runtime import Runtime
 
@@ -58,8 +59,8 @@ class ChatTurn:
     record: dict[str, Any]    # question / answer / citations: what a vote on this turn logs
 
 
-def answer_turn(runtime: Runtime, asker: Asker, question: str, history: Sequence[str] = ()) -> ChatTurn:
-    """Answer a question in the context of the session's earlier questions; raises QueryError."""
+def answer_turn(runtime: Runtime, asker: Asker, question: str, history: Sequence[Turn | str] = ()) -> ChatTurn:
+    """Answer a question in the context of the session's earlier turns; raises QueryError."""
     a = asker.ask(question, history=list(history))
     terms = query_terms(runtime, a.resolved_question or question)
     return ChatTurn(question, a, md_literal(question.strip()), _bot_markdown(a), _evidence_html(a, terms),
