@@ -27,6 +27,7 @@ import numpy as np
 from .citations import Reference, missing, parse_reference
 from .clauses import Clause, SubUnit
 from .index import ClauseIndex
+from .mentions import unmentioned_kinds
 from .retrieve import Hit
 from .tokenize import STOPWORDS, topic_word
 
@@ -137,6 +138,7 @@ class Evidence:
     sentence_support: float  # coverage of the best single sentence
     kind_support: float      # coverage of the best sentence that carries an asked kind of answer
     numbers_found: bool      # every number in the question occurs in a top clause
+    unmentioned: tuple[str, ...] = ()  # kinds the question names that the documents never mention (石墨矿)
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,8 @@ class Weights:
         self._idf = {tok: math.log(1 + n / (df[i] + 0.5)) for tok, i in bm.vocab_dict.items() if i < len(df)}
         self._unknown = math.log(1 + n / 0.5)
         self._tokens: dict[str, frozenset[str]] = {}
+        # Every clause's text and headings, for asking whether the documents use a word at all.
+        self.corpus_text = "\n".join(" ".join(c.path) + " " + c.text for c in index.clauses)
 
     def idf(self, token: str) -> float:
         """IDF of a token; the largest value for a word the corpus never uses."""
@@ -215,6 +219,7 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
         sentence_support=round(max((c for c, _ in support), default=0.0), 4),
         kind_support=round(max((c for c, carried in support if carried), default=0.0), 4),
         numbers_found=all(any(n in h.clause.text for h in top) for n in numbers),
+        unmentioned=unmentioned_kinds(question, weights.index.tokenizer, weights.corpus_text),
     )
 
 
@@ -253,8 +258,10 @@ def should_abstain(ev: Evidence, params: AnswerParams) -> bool:
 
 
 def abstention_reason(ev: Evidence, params: AnswerParams) -> str:
-    """Why the documents do not appear to answer the question: "number", "kind", "topic"; "" if they do.
+    """Why the documents do not appear to answer the question: "unmentioned", "number", "kind", "topic"; ""
+    if they do.
 
+    - the question names a kind of thing (石墨矿, 电解铝企业) that the documents never mention (rag/mentions.py);
     - the question names a figure or year (2030) that none of the best clauses contains;
     - it asks for a kind of answer (a figure or date, a procedure, an office, conditions, a subsidy; KINDS),
       and no sentence that carries one matches its topic nearly as well as the best sentence does,
@@ -264,6 +271,8 @@ def abstention_reason(ev: Evidence, params: AnswerParams) -> str:
     """
     if ev.routed:
         return ""
+    if ev.unmentioned:
+        return "unmentioned"
     if not ev.numbers_found:
         return "number"
     if ev.asks and (ev.sentence_support == 0 or ev.kind_support < max(
@@ -349,6 +358,9 @@ def _abstain(question: str, hits: Sequence[Hit], ev: Evidence, reason: str, gap:
     elif reason == "kind":
         labels = "或".join(k.label for k in _named_kinds(ev.asks))
         text = f"现有文件中没有找到关于这个问题的规定：相关条款涉及这一话题，但没有给出{labels}，无法给出有依据的答案。"
+    elif reason == "unmentioned":
+        named = "、".join(f"“{k}”" for k in ev.unmentioned)
+        text = f"现有文件中没有找到关于这个问题的规定：文件中没有提到{named}。"
     elif reason == "number":
         text = "现有文件中没有找到关于这个问题的规定：相关条款中没有出现问题里的数字（如年份），无法给出有依据的答案。"
     else:

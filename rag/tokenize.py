@@ -93,6 +93,12 @@ def topic_word(word: str) -> bool:
     return len(word) > 1 or _char_tags().get(word, "n").startswith("n")
 
 
+def word_tag(word: str) -> str:
+    """jieba's part-of-speech tag of a word of its dictionary ("n", "ns", "v"…; "" for a word it lacks or one
+    longer than four characters). A single character costs nothing; a longer word loads the word table once."""
+    return (_char_tags() if len(word) == 1 else _word_tags()).get(word, "")
+
+
 def starts_with_noun(text: str) -> bool:
     """Whether the longest word of jieba's dictionary (up to 4 characters) that `text` starts with is a
     noun: "生产线有…" does, "涉及哪些…", "明确了…" do not."""

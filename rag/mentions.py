@@ -1,0 +1,50 @@
+"""Kinds of things a question names that the documents never mention: 石墨矿, 电解铝企业, 水泥厂.
+
+Industrial and mining policy speaks of kinds of things: 稀土矿, 钒钛产业, 钢铁企业, 钛白粉项目. A question about
+a kind the documents never name ("在四川开采石墨矿有什么扶持政策？", "电解铝企业能享受…电力支持吗？") is not
+answered by their clauses on other kinds, however close those are in meaning: e5-small puts 石墨 as near the
+corpus as the colloquial words of questions the documents do answer (电费, 钢厂), and its words weigh no more
+in coverage than any other unknown word. What marks it is its place: the word before a category head
+(CATEGORY_HEADS), a noun that appears nowhere in the documents, whose own head does not appear either (锂电池
+ends in 电池, which the documents have in 钒电池; 电解铝 ends in nothing they have). Place names are no kind
+(a province's policy covers its cities whether it names them or not).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .tokenize import STOPWORDS, Tokenizer, word_tag
+
+# Words that name a category of which industrial policy lists kinds (X矿, X产业, X企业 …).
+CATEGORY_HEADS = tuple(sorted(
+    "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区".split(), key=len, reverse=True))
+_CJK = re.compile(r"^[\u4e00-\u9fff]+$")
+
+
+def unmentioned_kinds(question: str, tokenizer: Tokenizer, corpus_text: str) -> tuple[str, ...]:
+    """The kinds the question names ("石墨矿") whose distinguishing word the documents (`corpus_text`: every
+    clause's text and headings) never use; () when it names none."""
+    words = tokenizer.words(question)
+    found: list[str] = []
+    for i, w in enumerate(words):
+        if w in CATEGORY_HEADS:                      # 石墨 / 矿, 电解铝 / 企业
+            modifier = words[i - 1] if i else ""
+            head = w
+        else:                                        # 铀矿, 锑矿: one dictionary word
+            head = next((h for h in CATEGORY_HEADS if w.endswith(h) and len(w) > len(h)), "")
+            modifier = w[: -len(head)] if head else ""
+        if modifier and _foreign(modifier, tokenizer, corpus_text):
+            found.append(modifier + head)
+    return tuple(dict.fromkeys(found))
+
+
+def _foreign(word: str, tokenizer: Tokenizer, corpus_text: str) -> bool:
+    """A noun (not a place name) that the documents never use, nor the word it ends with."""
+    if not _CJK.match(word) or word in STOPWORDS or word in corpus_text:
+        return False
+    ends = [s for s in tokenizer.search_words(word) if len(s) > 1 and s != word and word.endswith(s)]
+    if any(s in corpus_text for s in ends):
+        return False
+    tag = word_tag(word)
+    return tag.startswith("n") and tag != "ns"
