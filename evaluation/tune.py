@@ -95,7 +95,9 @@ def _top(scores: np.ndarray, n: int) -> np.ndarray:
 
 def abstention_grid(rt: Runtime, items: list[QAItem], params: RetrievalParams) -> AnswerParams:
     """Grid over the abstention thresholds on dev: most unanswerable questions caught while at most
-    ANSWERABLE_ABSTAINED_MAX of answerable ones abstain; among the settings that tie, the middle one."""
+    ANSWERABLE_ABSTAINED_MAX of answerable ones abstain; among those, the fewest answerable ones abstaining.
+    When the shipped setting is among the settings that still tie it is kept (dev gives no reason to move it;
+    the middle of a wide plateau moved each time questions were added); otherwise the middle one."""
     weights = Weights(rt.index)
     feats = []
     for it in items:
@@ -113,15 +115,20 @@ def abstention_grid(rt: Runtime, items: list[QAItem], params: RetrievalParams) -
             stats[split] = (sum(should_abstain(ev, p) for ev in neg) / max(len(neg), 1),
                             sum(should_abstain(ev, p) for ev in pos) / max(len(pos), 1))
         if stats["dev"][1] <= ANSWERABLE_ABSTAINED_MAX:
-            rows.append((stats["dev"][0], p, stats))
-    best = max((r[0] for r in rows), default=0.0)
+            rows.append(((stats["dev"][0], -stats["dev"][1]), p, stats))
+    best = max((r[0] for r in rows), default=(0.0, 0.0))
     ties = [r for r in rows if r[0] == best]
     print("\nabstention: min_coverage min_dense kind_support | dev recall answerable-abstained | test ...")
     for _, p, st in ties[:: max(1, len(ties) // 10)]:
         print(f"  {p.min_coverage:.2f} {p.min_dense:.3f} {p.kind_support:.1f} | {st['dev'][0]:.3f} {st['dev'][1]:.3f}"
               f" | {st['test'][0]:.3f} {st['test'][1]:.3f}")
-    chosen = ties[len(ties) // 2][1] if ties else AnswerParams()
-    print(f"{len(ties)} settings tie on dev; the middle one: {chosen}")
+    shipped = AnswerParams()
+    if any(p == shipped for _, p, _ in ties):
+        chosen = shipped
+        print(f"{len(ties)} settings tie on dev; the shipped one is among them and is kept: {chosen}")
+    else:
+        chosen = ties[len(ties) // 2][1] if ties else shipped
+        print(f"{len(ties)} settings tie on dev; the middle one: {chosen}")
     p = AnswerParams()
     for split in ("dev", "test"):
         neg = [should_abstain(ev, p) for it, ev in feats if it.split == split and not it.answerable]

@@ -29,7 +29,7 @@ from .clauses import Clause, SubUnit
 from .index import ClauseIndex
 from .mentions import unmentioned_kinds
 from .retrieve import Hit
-from .tokenize import STOPWORDS, topic_word
+from .tokenize import STOPWORDS, function_word, topic_word
 
 _SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -178,9 +178,12 @@ class Weights:
 
     def terms(self, question: str) -> list[str]:
         """The question's topic words: jieba words without function words, answer-type words or
-        single characters that are no noun (tokenize.topic_word)."""
+        single characters that are no noun (tokenize.topic_word). A word the corpus never uses that jieba's
+        dictionary knows only as a function word (里面, 那边, 其实: tokenize.function_word) is dropped too:
+        it would weigh as much as a missing term and cannot name one."""
         return [w for w in self.index.tokenizer.words(question) if w not in STOPWORDS and w not in _ANSWER_WORDS
-                and re.search(r"[\u4e00-\u9fff\w]", w) and topic_word(w)]
+                and re.search(r"[\u4e00-\u9fff\w]", w) and topic_word(w)
+                and (w in self._idf or not function_word(w))]
 
     def tokens(self, text: str) -> frozenset[str]:
         """BM25 tokens of a clause's text or one of its sentences, cached: the corpus holds finitely many,

@@ -99,6 +99,13 @@ def word_tag(word: str) -> str:
     return (_char_tags() if len(word) == 1 else _word_tags()).get(word, "")
 
 
+def function_word(word: str) -> bool:
+    """Whether jieba's dictionary knows a word of two to four characters only as a function word: a locative
+    (里面, 以后), pronoun (那边, 自己), adverb (已经, 其实), conjunction (还是), particle (的话), preposition
+    (对于) or numeral (几年, 一块)."""
+    return word in _function_words()
+
+
 def starts_with_noun(text: str) -> bool:
     """Whether the longest word of jieba's dictionary (up to 4 characters) that `text` starts with is a
     noun: "生产线有…" does, "涉及哪些…", "明确了…" do not."""
@@ -118,6 +125,13 @@ def _dictionary() -> str:
 def _char_tags() -> dict[str, str]:
     """jieba's part-of-speech tag of each one-character word in its dictionary (~50 ms, once)."""
     return dict(re.findall(r"^(\S) \d+ (\S+)$", _dictionary(), re.M))
+
+
+@functools.cache
+def _function_words() -> frozenset[str]:
+    """The words of jieba's dictionary of two to four characters tagged f, r, d, c, u, p or m (~16k words,
+    ~0.15 s and ~2 MB, once)."""
+    return frozenset(m[1] for m in re.finditer(r"^(\S{2,4}) \d+ [frdcupm]\S*$", _dictionary(), re.M))
 
 
 @functools.cache

@@ -280,3 +280,10 @@ def test_single_characters_that_are_no_noun_are_no_topic_words(asker: Asker) -> 
     terms = asker.weights.terms("按指南定的目标，钒产业规模要做到多大？")
     assert "钒" in terms and "规模" in terms
     assert not {"按", "定", "要", "多", "大"} & set(terms)
+
+
+def test_function_words_the_corpus_never_uses_are_no_topic_words(asker: Asker) -> None:
+    # 里面 (a locative) and 那边 (a pronoun) would weigh as much as a missing term; 以上 the documents use.
+    terms = asker.weights.terms("四川的电力里面水电占多少？攀西那边省部级以上的科技奖呢？")
+    assert {"电力", "水电", "攀西", "以上", "科技奖"} <= set(terms)
+    assert not {"里面", "那边"} & set(terms)
