@@ -39,23 +39,26 @@ ANSWERABLE_ABSTAINED_MAX = 0.02
 
 
 def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
-    """Grid over RRF k, the two dense weights and the candidate depth; best dev MRR@10 wins."""
+    """Grid over the fusion (z-score sum or RRF with its k), the two dense weights, the candidate depth and
+    the named-document bonus; best dev MRR@10 (then Hit@1) wins."""
     answerable = [it for it in items if it.answerable]
     cache = {}
+    depths = (20, 50)
     for it in answerable:
         mask = allowed_clauses(rt.index)
-        wide = RetrievalParams(candidates=200)
-        dense, lexical, phrase = _clause_scores(rt.index, rt.embedder, it.question, mask, wide, "hybrid")
-        named = named_document_bonus(rt.index, it.question, RetrievalParams(w_named_doc=1.0, rrf_k=0.0))
-        cache[it.qid] = (list(_route(rt.index, it.question, mask)), dense, lexical, phrase, mask, named)
+        # The candidates each depth really gives (z-scores depend on how many there are, not only on ranks).
+        scores = {n: _clause_scores(rt.index, rt.embedder, it.question, mask, RetrievalParams(candidates=n),
+                                    "hybrid") for n in depths}
+        named = named_document_bonus(rt.index, it.question, RetrievalParams(w_named_doc=1.0, fusion="zscore"))
+        cache[it.qid] = (list(_route(rt.index, it.question, mask)), scores, mask, named)
     ids = [c.clause_id for c in rt.index.clauses]
 
     def runs_for(p: RetrievalParams) -> dict[str, list[str]]:
         runs = {}
-        for qid, (routed, dense, lexical, phrase, mask, named) in cache.items():
-            # emulate the candidate cut: only the top `candidates` clauses of each ranking take part
-            d, lx, ph = (_top(s, p.candidates) for s in (dense, lexical, phrase))
-            fused = fuse(d, lx, mask, p, "hybrid", ph) + named * p.w_named_doc / (p.rrf_k + 1)
+        for qid, (routed, scores, mask, named) in cache.items():
+            d, lx, ph = scores[p.candidates]
+            bonus = p.w_named_doc if p.fusion == "zscore" else p.w_named_doc / (p.rrf_k + 1)
+            fused = fuse(d, lx, mask, p, "hybrid", ph) + named * bonus
             order = order_candidates(fused, mask, routed)
             runs[qid] = [ids[i] for i in order[:10]]
         return runs
@@ -63,15 +66,22 @@ def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
     dev = [it for it in answerable if it.split == "dev"]
     test = [it for it in answerable if it.split == "test"]
     rows = []
-    for k, wd, wp, cand, wn in itertools.product([3, 5, 10, 20, 40, 60], [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
-                                                 [0.0, 0.4, 0.6, 0.8, 1.0, 1.2], [20, 50], [0.0, 0.5, 1.0]):
-        p = RetrievalParams(rrf_k=k, w_dense=wd, w_phrase=wp, w_lexical=1.0, candidates=cand, w_named_doc=wn)
+    grid = [RetrievalParams(fusion="rrf", rrf_k=k, w_dense=wd, w_phrase=wp, w_lexical=1.0, candidates=cand,
+                            w_named_doc=wn)
+            for k, wd, wp, cand, wn in itertools.product([3, 5, 10, 20, 40, 60], [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+                                                         [0.0, 0.4, 0.6, 0.8, 1.0, 1.2], depths, [0.0, 0.5, 1.0])]
+    grid += [RetrievalParams(fusion="zscore", w_dense=wd, w_phrase=wp, w_lexical=1.0, candidates=cand, w_named_doc=wn)
+             for wd, wp, cand, wn in itertools.product([0.0, 0.25, 0.5, 0.75, 1.0], [0.5, 0.75, 1.0, 1.25, 1.5, 2.0],
+                                                       depths, [0.0, 0.5, 1.0])]
+    for p in grid:
         runs = runs_for(p)
         rows.append((retrieval_metrics(dev, runs), retrieval_metrics(test, runs), p))
     rows.sort(key=lambda r: (r[0]["mrr@10"], r[0]["hit@1"]), reverse=True)
-    print("rrf_k w_dense w_phrase cand w_doc | dev hit@1 mrr@10 recall@5 | test hit@1 mrr@10 recall@5")
-    for d, t, p in rows[:12]:
-        print(f"{p.rrf_k:5.0f} {p.w_dense:7.1f} {p.w_phrase:8.1f} {p.candidates:4d} {p.w_named_doc:5.1f} | "
+    print("fusion  rrf_k w_dense w_phrase cand w_doc | dev hit@1 mrr@10 recall@5 | test hit@1 mrr@10 recall@5")
+    best_rrf = next(r for r in rows if r[2].fusion == "rrf")
+    for d, t, p in [*rows[:12], best_rrf]:
+        print(f"{p.fusion:6} {p.rrf_k:5.0f} {p.w_dense:7.2f} {p.w_phrase:8.2f} {p.candidates:4d} "
+              f"{p.w_named_doc:5.1f} | "
               f"{d['hit@1']:.3f} {d['mrr@10']:.3f} {d['recall@5']:.3f}"
               f" | {t['hit@1']:.3f} {t['mrr@10']:.3f} {t['recall@5']:.3f}")
     for label, view in (("whole-clause dense alone", RetrievalParams(w_dense=1.0, w_phrase=0.0, w_lexical=0.0)),
@@ -84,13 +94,6 @@ def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
     print(f"current defaults {default}: dev mrr@10 {d['mrr@10']:.3f} hit@1 {d['hit@1']:.3f} | "
           f"test mrr@10 {t['mrr@10']:.3f} hit@1 {t['hit@1']:.3f}")
     return rows[0][2]
-
-
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """scores with everything below the n-th best finite score set to -inf."""
-    finite = np.sort(scores[np.isfinite(scores)])
-    floor = finite[-min(n, len(finite))] if len(finite) else np.inf
-    return np.where(scores >= floor, scores, -np.inf)
 
 
 def abstention_grid(rt: Runtime, items: list[QAItem], params: RetrievalParams) -> AnswerParams:

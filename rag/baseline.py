@@ -20,7 +20,7 @@ import numpy as np
 from .clauses import Clause
 from .corpus import Corpus
 from .embed import Embedder
-from .retrieve import RetrievalParams, clean_query
+from .retrieve import RetrievalParams, clean_query, rrf_ranks, standardize
 from .tokenize import Tokenizer
 
 WINDOW, OVERLAP = 750, 150
@@ -105,22 +105,22 @@ class GenericRag:
         return [c for _, _, c in sorted(scored, key=lambda t: (t[0], t[1]))]
 
     def search(self, query: str, k: int = 10) -> list[Clause]:
-        """Clauses in the order their windows rank (RRF of dense and BM25 over windows)."""
+        """Clauses in the order their windows rank (dense and BM25 over windows, fused as the pipeline fuses)."""
         q = clean_query(query)
         n = len(self.windows)
         p = self.params
-        _, rows = self.faiss.search(self.embedder.encode_queries([q]), n)
-        dense_rank = np.full(n, np.inf)
-        for r, row in enumerate(rows[0], start=1):
-            dense_rank[row] = r
-        lex_rank = np.full(n, np.inf)
+        scores, rows = self.faiss.search(self.embedder.encode_queries([q]), n)
+        dense = np.full(n, -np.inf)
+        dense[rows[0]] = scores[0]
         tokens = self.tokenizer.tokens(q)
+        lexical = np.full(n, -np.inf)
         if tokens:
             bm = self.bm25.get_scores(tokens)
-            for r, row in enumerate(np.argsort(-bm, kind="stable"), start=1):
-                if bm[row] > 0:
-                    lex_rank[row] = r
-        fused = p.w_dense / (p.rrf_k + dense_rank) + p.w_lexical / (p.rrf_k + lex_rank)
+            lexical = np.where(bm > 0, bm, -np.inf)
+        if p.fusion == "zscore":
+            fused = p.w_dense * standardize(dense) + p.w_lexical * standardize(lexical)
+        else:
+            fused = p.w_dense / (p.rrf_k + rrf_ranks(dense)) + p.w_lexical / (p.rrf_k + rrf_ranks(lexical))
         out: list[Clause] = []
         seen: set[str] = set()
         for row in np.argsort(-fused, kind="stable"):

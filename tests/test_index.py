@@ -17,7 +17,15 @@ from rag.config import ROOT
 from rag.corpus import Corpus, load_corpus
 from rag.errors import IndexMismatch, QueryError
 from rag.index import build_index, load_index
-from rag.retrieve import RetrievalParams, _best_per_clause, fuse, order_candidates, rrf_ranks, search
+from rag.retrieve import (
+    RetrievalParams,
+    _best_per_clause,
+    fuse,
+    order_candidates,
+    rrf_ranks,
+    search,
+    standardize,
+)
 
 from .fakes import BigramEmbedder
 
@@ -231,9 +239,32 @@ def test_candidate_only_fusion_orders_like_a_full_sort(dense_l: list[float], lex
     # reference: every clause sorted, in index order among ties, then filtered
     full = [int(i) for i in np.argsort(-fused, kind="stable") if mask[i] and fused[i] > 0 and int(i) not in routed]
     assert order_candidates(fused, mask, routed) == routed + full
+    # every allowed candidate of either view takes part, and nothing else
+    assert np.array_equal(fused > 0, mask & (np.isfinite(dense) | np.isfinite(lexical)))
     # ranks: the same as a full stable sort of the finite scores
     finite = np.flatnonzero(np.isfinite(dense))
     ref = np.full(n, np.inf)
     for r, i in enumerate(sorted(finite, key=lambda i: (-dense[i], i)), start=1):
         ref[i] = r
     assert np.array_equal(rrf_ranks(dense), ref)
+
+
+def test_standardize_by_hand() -> None:
+    z = standardize(np.array([1.0, 2.0, 3.0, -np.inf]))
+    sd = np.sqrt(2 / 3)  # population sd of 1, 2, 3
+    assert np.allclose(z, [-1 / sd, 0.0, 1 / sd, -1 / sd])  # a non-candidate counts as the lowest candidate
+    assert not standardize(np.array([5.0, -np.inf])).any()  # one candidate of a cut list: no spread, no say
+    # A list that kept every match: the others score `rest` and count (one match stands out).
+    assert np.allclose(standardize(np.array([4.0, -np.inf, -np.inf, -np.inf]), 0.0), [np.sqrt(3), *[-1 / np.sqrt(3)] * 3])
+
+
+def test_zscore_fusion_keeps_a_margin_that_ranks_throw_away() -> None:
+    # Clause 0 leads the dense view by a cosine of 0.002, clause 1 the lexical view by a BM25 score 6x higher.
+    dense = np.array([0.911, 0.909, 0.880, 0.870])
+    lexical = np.array([6.0, 40.0, 5.0, 4.0])
+    mask = np.ones(4, dtype=bool)
+    z = fuse(dense, lexical, mask, RetrievalParams(fusion="zscore", w_dense=1.0, w_lexical=1.0), "hybrid")
+    rrf = fuse(dense, lexical, mask, RetrievalParams(fusion="rrf", w_dense=1.0, w_lexical=1.0), "hybrid")
+    assert int(np.argmax(z)) == 1
+    assert rrf[0] == rrf[1]  # ranks 1 and 2 swap places: a tie whatever the margins
+
