@@ -118,7 +118,8 @@ class GenericRag:
             bm = self.bm25.get_scores(tokens)
             lexical = np.where(bm > 0, bm, -np.inf)
         if p.fusion == "zscore":
-            fused = p.w_dense * standardize(dense) + p.w_lexical * standardize(lexical)
+            # Every window is scored by both (no candidate cut): a window BM25 does not match scores 0.
+            fused = p.w_dense * standardize(dense) + p.w_lexical * standardize(lexical, 0.0)
         else:
             fused = p.w_dense / (p.rrf_k + rrf_ranks(dense)) + p.w_lexical / (p.rrf_k + rrf_ranks(lexical))
         out: list[Clause] = []

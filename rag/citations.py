@@ -157,12 +157,13 @@ def step_clause(clause_id: str, question: str, documents: Sequence[Document]) ->
     of the next unit of that level (the last 节 of a 章 is followed by the first of the next). None when the
     question is no step, the clause is unknown or has no such level, or there is nothing on that side."""
     m = _STEP.match(question.strip())
-    doc = next((d for d in documents for c in d.clauses if c.clause_id == clause_id), None)
-    if not m or doc is None:
+    found = next(((d, i) for d in documents for i, c in enumerate(d.clauses) if c.clause_id == clause_id), None)
+    if not m or found is None:
         return None
+    doc, i = found
     unit, forward = m.group("u"), m.group("dir") in "下后"
     clauses = doc.clauses if forward else doc.clauses[::-1]
-    at = next(i for i, c in enumerate(clauses) if c.clause_id == clause_id)
+    at = i if forward else len(clauses) - 1 - i
     if unit in _CLAUSE_UNITS:
         target = clauses[at + 1].citation if at + 1 < len(clauses) else None
     else:
