@@ -610,7 +610,7 @@ def end_to_end_tables(syn: dict[str, Any]) -> list[str]:
              "embedder and tokenizer)**", "", "| stage | p50 / p95 / mean (ms) |", "|---|---|"]
     for stage, s in e["stages"].items():
         lines.append(f"| {stage} | {_ms(s)} |")
-    for part, label in (("current", "fusion: RRF ranks + ordering (rag.retrieve)"),):
+    for part, label in (("current", "fusion: standardised scores + ordering (rag.retrieve)"),):
         lines.append(f"| {label} | {_ms(parts[part])} |")
     lines.append(f"| named-document bonus (only if a question names one document; not in totals) "
                  f"| {_ms(e['named_document_bonus'])} |")
