@@ -1,10 +1,11 @@
 """query -> list[Hit]: clause-number lookup first, then three rankings fused.
 
 The rankings: dense over whole clauses (a clause scores as its best chunk), dense over phrases (a
-clause scores as its best phrase; rag/chunks.py) and BM25 over chunks. Fusion is reciprocal rank
-fusion over clauses: score = w_dense / (k + rank_dense) + w_phrase / (k + rank_phrase)
-+ w_lexical / (k + rank_lexical). Its parameters were tuned on the dev split of the evaluation
-questions (evaluation/tune.py), not guessed.
+clause scores as its best phrase; rag/chunks.py) and BM25 over chunks. Fusion sums each view's
+standardised scores over clauses: score = w_dense * z_dense + w_phrase * z_phrase + w_lexical * z_lexical,
+z = (s - mean) / sd over the view's candidates (RetrievalParams.fusion "rrf" gives reciprocal rank fusion,
+w / (k + rank), which served first). The fusion and its parameters were chosen on the dev split of the
+evaluation questions (evaluation/tune.py), not guessed.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ def order_candidates(fused: np.ndarray, mask: np.ndarray, routed: list[int]) -> 
 
 
 def named_document_bonus(index: ClauseIndex, q: str, p: RetrievalParams) -> np.ndarray:
-    """An RRF-sized bonus for the clauses of the one document a question names, if it names one."""
+    """A bonus for the clauses of the one document a question names, if it names one (in standard
+    deviations, or the weight of rank 1 with RRF)."""
     named = mentioned_documents(q, index.corpus.documents)
     if len(named) != 1 or p.w_named_doc == 0:
         return np.zeros(len(index.clauses))
