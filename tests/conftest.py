@@ -1,4 +1,4 @@
-"""Shared fixtures: the real corpus, and a parser for the small fixture documents."""
+"""Shared fixtures: the real corpus, the real runtime and asker, and a parser for the small fixture documents."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from rag.ask import Asker
 from rag.clauses import Document, parse_document
-from rag.config import ROOT
+from rag.config import ROOT, Settings
 from rag.corpus import Corpus, load_corpus
 from rag.manifest import DocMeta
 from rag.normalize import normalize
+from rag.runtime import Runtime, load_runtime
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -20,6 +22,17 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def corpus() -> Corpus:
     """The bundled corpus, parsed."""
     return load_corpus(ROOT / "corpus")
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Runtime:
+    """The bundled corpus with the real model and the built index (one per test module)."""
+    return load_runtime(Settings.from_env())
+
+
+@pytest.fixture(scope="module")
+def asker(runtime: Runtime) -> Asker:
+    return Asker(runtime)  # no LLM: the extractive answers are deterministic
 
 
 @pytest.fixture(scope="session")

@@ -8,22 +8,12 @@ import pytest
 
 from rag.answer import AnswerParams, Evidence, asked_kinds, carries, should_abstain
 from rag.ask import Asker
-from rag.config import Settings
 from rag.dialogue import Turn, resolve_followup
 from rag.retrieve import search
-from rag.runtime import Runtime, load_runtime
+from rag.runtime import Runtime
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def runtime() -> Runtime:
-    return load_runtime(Settings.from_env())
-
-
-@pytest.fixture(scope="module")
-def asker(runtime: Runtime) -> Asker:
-    return Asker(runtime)
 
 
 def test_markers_map_to_citations_drawn_from_the_retrieved_clauses(asker: Asker) -> None:

@@ -34,16 +34,6 @@ OPINIONS, GUIDE = "sichuan-mining-opinions-2025", "sichuan-vti-re-guide"
 CITATION = re.compile(r'class="citation">(.*?)</strong>')
 
 
-@pytest.fixture(scope="module")
-def runtime() -> Runtime:
-    return load_runtime(Settings.from_env())
-
-
-@pytest.fixture(scope="module")
-def asker(runtime: Runtime) -> Asker:
-    return Asker(runtime)  # no LLM: the extractive answers are deterministic
-
-
 @pytest.fixture
 def demo(runtime: Runtime, asker: Asker, tmp_path: Path) -> gr.Blocks:
     return app.build_app(runtime, asker, tmp_path / "var" / "feedback.jsonl")

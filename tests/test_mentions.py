@@ -6,19 +6,8 @@ import pytest
 
 from rag.answer import Weights
 from rag.ask import Asker
-from rag.config import Settings
 from rag.mentions import unmentioned_kinds
-from rag.runtime import Runtime, load_runtime
-
-
-@pytest.fixture(scope="module")
-def runtime() -> Runtime:
-    return load_runtime(Settings.from_env())
-
-
-@pytest.fixture(scope="module")
-def asker(runtime: Runtime) -> Asker:
-    return Asker(runtime)
+from rag.runtime import Runtime
 
 
 @pytest.fixture(scope="module")
