@@ -170,7 +170,7 @@ class Weights:
         self._unknown = math.log(1 + n / 0.5)
         self._tokens: dict[str, frozenset[str]] = {}
         # Every clause's text and headings, for asking whether the documents use a word at all.
-        self.corpus_text = "\n".join(" ".join(c.path) + " " + c.text for c in index.clauses)
+        self.corpus_text = "\n".join(_with_headings(c) for c in index.clauses)
 
     def idf(self, token: str) -> float:
         """IDF of a token; the largest value for a word the corpus never uses."""
@@ -195,13 +195,18 @@ class Weights:
 
     def clause_tokens(self, hit: Hit) -> frozenset[str]:
         """The BM25 tokens of a clause's text with its headings."""
-        return self.tokens(" ".join(hit.clause.path) + " " + hit.clause.text)
+        return self.tokens(_with_headings(hit.clause))
 
     def coverage(self, terms: Sequence[str], tokens: frozenset[str]) -> float:
         """Share of the terms' IDF weight found in `tokens`."""
         unique = set(terms)
         total = sum(self.idf(t) for t in unique)
         return sum(self.idf(t) for t in unique if t in tokens) / total if total else 0.0
+
+
+def _with_headings(clause: Clause) -> str:
+    """A clause's headings and text, as coverage reads a clause."""
+    return " ".join(clause.path) + " " + clause.text
 
 
 def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequence[str] | None = None) -> Evidence:
