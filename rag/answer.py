@@ -107,9 +107,10 @@ KINDS = (
         r"补贴|补助|奖补|奖励|奖金|贴息|优惠|减免|免征|退税|补偿|专项资金|资金支持|安家费",
         own_words=True, fallback=True),
 )
-# "按照…规定办理相关手续", "依法依规…": the sentence defers to rules it does not state, so it gives no
-# procedure, office or condition of its own.
-_DEFERRAL = re.compile(r"(?:按照?|依照?|依据|根据|依法)[^，。；]{0,12}?(?:规定|依规)[^，。；]{0,8}")
+# "按照…规定办理相关手续", "依法依规…", "对符合条件的企业…": the sentence defers to rules or conditions it
+# does not state, so it gives no procedure, office or condition of its own.
+_DEFERRAL = re.compile(r"(?:按照?|依照?|依据|根据|依法)[^，。；]{0,12}?(?:规定|依规)[^，。；]{0,8}"
+                       r"|符合(?:相关|有关|一定)?(?:条件|要求|规定|标准)")
 # Words that only say what kind of answer is wanted; they are no part of the topic.
 _ANSWER_WORDS = frozenset(
     "多少 多大 多长 多久 几 百分之几 哪年 何时 时候 具体 分别 大概 主要 最高 最多 最低 一共".split())

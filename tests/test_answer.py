@@ -228,6 +228,14 @@ def test_a_sentence_that_defers_to_other_rules_gives_no_procedure() -> None:
     assert carries(procedure, "按规定办理后，申请人还须提交勘查报告。", terms)  # only the deferral is masked
 
 
+def test_a_sentence_that_names_conditions_without_stating_them_gives_none() -> None:
+    conditions = asked_kinds("要满足哪些具体条件？")
+    terms = ["资本金"]
+    assert not carries(conditions, "对符合条件的省属重点企业依法补充资本金。", terms)
+    assert not carries(conditions, "支持符合相关要求的项目纳入省重点项目清单。", terms)
+    assert carries(conditions, "申请补充资本金的企业应具备年营业收入不低于5亿元等条件。", terms)
+
+
 def test_a_benefit_the_documents_give_is_answered(asker: Asker) -> None:
     a = asker.ask("新材料首批次应用有补贴吗？")  # 《指南》: 落实好省“首批次”重点新材料保险补偿政策
     assert not a.abstained and "保险补偿" in a.text
