@@ -64,12 +64,13 @@ class AnswerKind:
 
 
 KINDS = (
-    # A figure or a date (not "哪几个", "这几年", "几家企业能不能…").
+    # A figure or a date (not "哪几个", "这几年", "几年前", "几家企业能不能…").
     AnswerKind.of(
         "figure", "具体数字或日期",
-        r"多少|多大|多长|多高|多久|(?<![哪这那近前头后])(?<!^)几[个项年次家种成位名倍亿万千百十]|百分之几|哪一?年|何时"
+        r"多少|多大|多长|多高|多久|(?<![哪这那近前头后])(?<!^)几[个项年次家种成位名倍亿万千百十](?!月?[前来后])|百分之几|哪一?年|何时"
         r"|什么时候|哪一?天|截止[到至]?哪|什么日期|(?:什么|多大|哪个)比例|利率|税率|费率|期限|额度"
-        r"|(?:补贴|补助|奖励|奖补|收费|征收|计提|赔偿|缴费)的?\s*标准",
+        r"|(?:补贴|补助|奖励|奖补|收费|征收|计提|赔偿|缴费)的?\s*标准|(?:费|价格?|税)[^，。？?]{0,6}?(?:什么|多高的?|哪个)标准"
+        r"|几比几",
         r"\d|[一二三四五六七八九十两百千万亿]+(?:个|项|家|种|倍|年|万|亿|吨|%|公里)|百分之"),
     # A sum of money ("能补贴多少钱", "给多少建设补助"): a count ("达到20家") or a share does not give it.
     AnswerKind.of(
@@ -96,7 +97,7 @@ KINDS = (
     # Who qualifies: conditions, thresholds, criteria.
     AnswerKind.of(
         "conditions", "具体条件或资格要求",
-        r"(?:什么|哪些|啥|哪几项?)(?:条件|资格|资质|门槛)|(?:满足|达到|符合|具备)[^，。？?]{0,6}(?:条件|标准|资格|资质)"
+        r"(?:什么|哪些|啥|哪几项?)(?:条件|资格|资质|门槛)|(?:满足|达到|符合|具备)(?:什么|哪些|啥|哪几项?|怎样的?)[^，。？?]{0,6}(?:条件|标准|资格|资质)"
         r"|(?:申报|申请|准入|认定|评定|评价|评选|入选|验收|享受)的?\s*(?:条件|资格|标准)|按什么标准",
         r"条件|资格|资质|具备|不低于|不少于|门槛"),
     # A specific benefit: a subsidy, an award, a tax break. Asked for only when nothing more specific is
@@ -111,6 +112,9 @@ KINDS = (
 # does not state, so it gives no procedure, office or condition of its own.
 _DEFERRAL = re.compile(r"(?:按照?|依照?|依据|根据|依法)[^，。；]{0,12}?(?:规定|依规)[^，。；]{0,8}"
                        r"|符合(?:相关|有关|一定)?(?:条件|要求|规定|标准)")
+# "符合准入条件的企业有多少家", "多少家企业符合准入条件": conditions that qualify, not conditions asked for
+# ("要满足哪些条件" keeps its question word and stays a question).
+_QUALIFIED = re.compile(r"(?:符合|满足|达到|具备)(?:(?!什么|哪|啥|怎)[^，。？?]){0,10}?(?:条件|标准|要求|资格|资质)")
 # Words that only say what kind of answer is wanted; they are no part of the topic.
 _ANSWER_WORDS = frozenset(
     "多少 多大 多长 多久 几 百分之几 哪年 何时 时候 具体 分别 大概 主要 最高 最多 最低 一共".split())
@@ -137,7 +141,7 @@ class Evidence:
     routed: bool             # the question named a clause by number
     asks: tuple[str, ...]    # the kinds of answer the question asks for (KINDS), if any
     sentence_support: float  # coverage of the best single sentence
-    kind_support: float      # coverage of the best sentence that carries an asked kind of answer
+    kind_support: tuple[float, ...]  # per kind asked (asks): coverage of the best sentence that carries it
     numbers_found: bool      # every number in the question occurs in a top clause
     unmentioned: tuple[str, ...] = ()  # kinds the question names that the documents never mention (石墨矿)
 
@@ -213,20 +217,20 @@ def _with_headings(clause: Clause) -> str:
 def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequence[str] | None = None) -> Evidence:
     """The abstention signals for a question and its hits (`terms`: weights.terms(question), if already known)."""
     if not hits:
-        return Evidence(0.0, 0.0, False, (), 0.0, 0.0, False)
+        return Evidence(0.0, 0.0, False, (), 0.0, (), False)
     terms = weights.terms(question) if terms is None else terms
     top = hits[:3]
     cov = max(weights.coverage(terms, weights.clause_tokens(h)) for h in top)
     sentences = [(" ".join(h.clause.path), sent) for h in top for sent in _sentences(h.clause.text)]
     asked = asked_kinds(question)
-    support = [(weights.coverage(terms, weights.tokens(path + " " + sent)), carries(asked, sent, terms))
-               for path, sent in sentences]
+    support = [(weights.coverage(terms, weights.tokens(path + " " + sent)), sent) for path, sent in sentences]
     numbers = _NUMBER.findall(question)
     return Evidence(
         coverage=round(cov, 4), dense=round(max(h.dense for h in top), 4), routed=hits[0].via == "clause-number",
         asks=tuple(k.name for k in asked),
         sentence_support=round(max((c for c, _ in support), default=0.0), 4),
-        kind_support=round(max((c for c, carried in support if carried), default=0.0), 4),
+        kind_support=tuple(round(max((c for c, sent in support if carries((k,), sent, terms)), default=0.0), 4)
+                           for k in asked),
         numbers_found=all(any(n in h.clause.text for h in top) for n in numbers),
         unmentioned=unmentioned_kinds(question, weights.index.tokenizer, weights.corpus_text),
     )
@@ -234,6 +238,7 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
 
 def asked_kinds(question: str) -> tuple[AnswerKind, ...]:
     """The kinds of answer (KINDS) a question asks for."""
+    question = _QUALIFIED.sub("", question)
     asked = tuple(k for k in KINDS if k.asked.search(question))
     narrowed = {k.narrows for k in asked}
     asked = tuple(k for k in asked if k.name not in narrowed)
@@ -272,10 +277,10 @@ def abstention_reason(ev: Evidence, params: AnswerParams) -> str:
 
     - the question names a kind of thing (石墨矿, 电解铝企业) that the documents never mention (rag/mentions.py);
     - the question names a figure or year (2030) that none of the best clauses contains;
-    - it asks for a kind of answer (a figure or date, a procedure, an office, conditions, a subsidy; KINDS),
-      and no sentence that carries one matches its topic nearly as well as the best sentence does,
-      or holds even the minimum share of its topic asked of any answer (the documents speak of the
-      topic but do not give what is asked);
+    - it asks for kinds of answer (a figure or date, a procedure, an office, conditions, a subsidy; KINDS), and
+      for one of them no sentence that carries it matches the question's topic nearly as well as the best
+      sentence does, or holds even the minimum share of its topic asked of any answer (the documents speak
+      of the topic but do not give what is asked: lacking_kinds);
     - the best clauses hold little of its topic and are not close in meaning either.
     """
     if ev.routed:
@@ -284,10 +289,17 @@ def abstention_reason(ev: Evidence, params: AnswerParams) -> str:
         return "unmentioned"
     if not ev.numbers_found:
         return "number"
-    if ev.asks and (ev.sentence_support == 0 or ev.kind_support < max(
-            params.kind_support * ev.sentence_support, params.min_coverage)):
+    if lacking_kinds(ev, params):
         return "kind"
     return "topic" if ev.coverage < params.min_coverage and ev.dense < params.min_dense else ""
+
+
+def lacking_kinds(ev: Evidence, params: AnswerParams) -> tuple[str, ...]:
+    """The kinds asked for that no sentence on the topic gives. Each must be given: "基金规模有多大？找哪个部门
+    申请？" is not answered by a sentence that names a 政府 and no figure."""
+    floor = max(params.kind_support * ev.sentence_support, params.min_coverage)
+    return tuple(name for name, support in zip(ev.asks, ev.kind_support, strict=True)
+                 if ev.sentence_support == 0 or support < floor)
 
 
 def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
@@ -304,7 +316,7 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
         return _abstain(question, hits, ev, "missing", gap)
     reason = abstention_reason(ev, p) if hits else "topic"
     if reason:
-        return _abstain(question, hits, ev, reason, gap)
+        return _abstain(question, hits, ev, reason, gap, lacking_kinds(ev, p))
     if ev.routed and ref:
         return _routed_answer(question, ref, hits, ev, p, weights)
     support = [weights.coverage(q_tokens, weights.clause_tokens(h)) for h in hits]
@@ -361,11 +373,12 @@ def _routed_answer(question: str, ref: Reference, hits: Sequence[Hit], ev: Evide
     return Answer(question, "\n".join(lines), tuple(cited), False, evidence=ev, quotes=tuple(quotes))
 
 
-def _abstain(question: str, hits: Sequence[Hit], ev: Evidence, reason: str, gap: str = "") -> Answer:
+def _abstain(question: str, hits: Sequence[Hit], ev: Evidence, reason: str, gap: str = "",
+             lacking: Sequence[str] = ()) -> Answer:
     if reason == "missing":
         text = f"{gap}，无法给出该条款的内容。"
     elif reason == "kind":
-        labels = "或".join(k.label for k in _named_kinds(ev.asks))
+        labels = "、".join(k.label for k in _named_kinds(lacking))
         text = f"现有文件中没有找到关于这个问题的规定：相关条款涉及这一话题，但没有给出{labels}，无法给出有依据的答案。"
     elif reason == "unmentioned":
         named = "、".join(f"“{k}”" for k in ev.unmentioned)
