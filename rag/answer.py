@@ -27,7 +27,7 @@ import numpy as np
 from .citations import Reference, missing, parse_reference
 from .clauses import Clause, SubUnit
 from .index import ClauseIndex
-from .mentions import unmentioned_kinds
+from .mentions import unmentioned_kinds, unmentioned_provinces
 from .retrieve import Hit
 from .tokenize import STOPWORDS, function_word, topic_word
 
@@ -143,7 +143,7 @@ class Evidence:
     sentence_support: float  # coverage of the best single sentence
     kind_support: tuple[float, ...]  # per kind asked (asks): coverage of the best sentence that carries it
     numbers_found: bool      # every number in the question occurs in a top clause
-    unmentioned: tuple[str, ...] = ()  # kinds the question names that the documents never mention (石墨矿)
+    unmentioned: tuple[str, ...] = ()  # kinds or provinces the question names that the documents never mention
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,7 @@ class Weights:
         self._tokens: dict[str, frozenset[str]] = {}
         # Every clause's text and headings, for asking whether the documents use a word at all.
         self.corpus_text = "\n".join(_with_headings(c) for c in index.clauses)
+        self.titles = tuple(d.title for d in index.corpus.documents)
 
     def idf(self, token: str) -> float:
         """IDF of a token; the largest value for a word the corpus never uses."""
@@ -232,7 +233,8 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
         kind_support=tuple(round(max((c for c, sent in support if carries((k,), sent, terms)), default=0.0), 4)
                            for k in asked),
         numbers_found=all(any(n in h.clause.text for h in top) for n in numbers),
-        unmentioned=unmentioned_kinds(question, weights.index.tokenizer, weights.corpus_text),
+        unmentioned=unmentioned_kinds(question, weights.index.tokenizer, weights.corpus_text)
+        + unmentioned_provinces(question, weights.index.tokenizer, weights.titles, weights.corpus_text),
     )
 
 
@@ -275,7 +277,8 @@ def abstention_reason(ev: Evidence, params: AnswerParams) -> str:
     """Why the documents do not appear to answer the question: "unmentioned", "number", "kind", "topic"; ""
     if they do.
 
-    - the question names a kind of thing (石墨矿, 电解铝企业) that the documents never mention (rag/mentions.py);
+    - the question names a kind of thing (石墨矿, 电解铝企业), or a province outside the documents' own, that the
+      documents never mention (rag/mentions.py);
     - the question names a figure or year (2030) that none of the best clauses contains;
     - it asks for kinds of answer (a figure or date, a procedure, an office, conditions, a subsidy; KINDS), and
       for one of them no sentence that carries it matches the question's topic nearly as well as the best

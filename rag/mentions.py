@@ -1,4 +1,5 @@
-"""Kinds of things a question names that the documents never mention: 石墨矿, 电解铝企业, 水泥厂.
+"""Kinds of things a question names that the documents never mention (石墨矿, 电解铝企业, 水泥厂), and provinces
+outside the documents' own (内蒙古, when every document is Sichuan's).
 
 Industrial and mining policy speaks of kinds of things: 稀土矿, 钒钛产业, 钢铁企业, 钛白粉项目. A question about
 a kind the documents never name ("在四川开采石墨矿有什么扶持政策？", "电解铝企业能享受…电力支持吗？") is not
@@ -8,11 +9,17 @@ in coverage than any other unknown word. What marks it is its place: the word be
 (CATEGORY_HEADS), a noun that appears nowhere in the documents, whose own head does not appear either (锂电池
 ends in 电池, which the documents have in 钒电池; 电解铝 ends in nothing they have). Place names are no kind
 (a province's policy covers its cities whether it names them or not).
+
+A province is another matter: a province's policy does not cover another province. When every document's title
+names a province (四川省…), a question about a province that no title names and no clause mentions ("内蒙古包头
+那边对稀土企业有哪些扶持措施") is outside them, however close their clauses on 稀土企业 are. A document whose
+title names no province (a State Council policy) covers them all, and the rule is off.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from .tokenize import STOPWORDS, Tokenizer, word_tag
 
@@ -20,6 +27,11 @@ from .tokenize import STOPWORDS, Tokenizer, word_tag
 CATEGORY_HEADS = tuple(sorted(
     "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区".split(), key=len, reverse=True))
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
+# The 34 provincial-level divisions, by the short names questions use.
+PROVINCES = tuple(
+    "北京 天津 河北 山西 内蒙古 辽宁 吉林 黑龙江 上海 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 广西 海南 重庆 "
+    "四川 贵州 云南 西藏 陕西 甘肃 青海 宁夏 新疆 香港 澳门 台湾".split())
+_DIVISION = re.compile(r"(?:省|市|(?:壮族|回族|维吾尔)?自治区|特别行政区)$")
 
 
 def unmentioned_kinds(question: str, tokenizer: Tokenizer, corpus_text: str) -> tuple[str, ...]:
@@ -48,3 +60,13 @@ def _foreign(word: str, tokenizer: Tokenizer, corpus_text: str) -> bool:
         return False
     tag = word_tag(word)
     return tag.startswith("n") and tag != "ns"
+
+
+def unmentioned_provinces(question: str, tokenizer: Tokenizer, titles: Sequence[str],
+                          corpus_text: str) -> tuple[str, ...]:
+    """The provinces the question names (as jieba words: 川西藏区 names no 西藏) that the documents never mention,
+    when each document's title names a province; () otherwise."""
+    if not titles or not all(any(p in t for p in PROVINCES) for t in titles):
+        return ()
+    named = (_DIVISION.sub("", w) for w in tokenizer.words(question))
+    return tuple(dict.fromkeys(p for p in named if p in PROVINCES and p not in corpus_text))

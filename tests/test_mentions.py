@@ -1,4 +1,5 @@
-"""Kinds of things a question names that the documents never mention (rag/mentions.py), on the real corpus."""
+"""Kinds of things and provinces a question names that the documents never mention (rag/mentions.py), on the
+real corpus."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from rag.answer import Weights
 from rag.ask import Asker
-from rag.mentions import unmentioned_kinds
+from rag.mentions import unmentioned_kinds, unmentioned_provinces
 from rag.runtime import Runtime
 
 
@@ -49,3 +50,27 @@ def test_a_question_about_such_a_kind_abstains_and_says_which(asker: Asker) -> N
     assert a.text.startswith("现有文件中没有找到关于这个问题的规定：文件中没有提到“石墨矿”。")
     assert a.related and "可能相关" in a.text
     assert not asker.ask("稀土矿的探矿权到期了怎么续？").abstained
+
+
+@pytest.mark.parametrize(("question", "provinces"), [
+    ("广东省的钒电池储能项目有补贴吗？", ("广东",)),
+    ("新疆维吾尔自治区的稀土企业有什么扶持措施？", ("新疆",)),
+    ("云南和四川的稀土政策有什么不同？", ("云南",)),      # 四川 is the documents' own
+    ("川西藏区的锂矿怎么开发？", ()),                      # 川西 / 藏区: no 西藏 named
+    ("攀枝花的钒钛企业有什么支持？", ()),                  # a city of the province
+])
+def test_a_province_outside_the_documents_is_found(runtime: Runtime, weights: Weights, question: str,
+                                                   provinces: tuple[str, ...]) -> None:
+    assert unmentioned_provinces(question, runtime.index.tokenizer, weights.titles, weights.corpus_text) == provinces
+
+
+def test_provinces_are_not_checked_when_a_document_is_no_provinces_own(runtime: Runtime, weights: Weights) -> None:
+    titles = (*weights.titles, "国务院关于促进钒钛产业发展的意见")  # a national policy covers every province
+    assert unmentioned_provinces("广东省的钒电池储能项目有补贴吗？", runtime.index.tokenizer, titles,
+                                 weights.corpus_text) == ()
+
+
+def test_a_question_about_another_province_abstains_and_says_which(asker: Asker) -> None:
+    a = asker.ask("广东的稀土企业有什么扶持措施？")
+    assert a.abstained and a.text.startswith("现有文件中没有找到关于这个问题的规定：文件中没有提到“广东”。")
+    assert not asker.ask("四川的稀土企业有什么扶持措施？").abstained
