@@ -114,7 +114,7 @@ _DEFERRAL = re.compile(r"(?:按照?|依照?|依据|根据|依法)[^，。；]{0,
                        r"|符合(?:相关|有关|一定)?(?:条件|要求|规定|标准)")
 # "符合准入条件的企业有多少家", "多少家企业符合准入条件": conditions that qualify, not conditions asked for
 # ("要满足哪些条件" keeps its question word and stays a question).
-_QUALIFIED = re.compile(r"(?:符合|满足|达到|具备)(?:(?!什么|哪|啥|怎)[^，。？?]){0,10}?(?:条件|标准|要求|资格|资质)")
+_QUALIFIED = re.compile(r"(?:符合|满足|达到|具备)(?:(?!什么|哪|啥|怎)[^，。？?]){0,20}?(?:条件|标准|要求|资格|资质)")
 # Words that only say what kind of answer is wanted; they are no part of the topic.
 _ANSWER_WORDS = frozenset(
     "多少 多大 多长 多久 几 百分之几 哪年 何时 时候 具体 分别 大概 主要 最高 最多 最低 一共".split())

@@ -156,6 +156,7 @@ def test_abstention_rules() -> None:
     ("矿业权占用费要提高到什么标准？", ("figure",)),          # a fee's standard is a sum
     ("符合准入条件的废钢企业全省要达到多少家？", ("figure",)),  # the conditions qualify; the count is asked
     ("多少家企业符合工信部的准入条件？", ("figure",)),
+    ("符合工信部《废钢铁加工行业准入条件》的企业要达到几家？", ("figure",)),  # a long qualifier
 ])
 def test_the_kinds_of_answer_a_question_asks_for(question: str, kinds: tuple[str, ...]) -> None:
     assert tuple(k.name for k in asked_kinds(question)) == kinds
