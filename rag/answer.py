@@ -125,9 +125,9 @@ class AnswerParams:
     """Abstention and citation settings (calibrated on the QA set's dev split; see evaluation/tune.py)."""
 
     # Chosen on the dev split with the retrieval that ships (evaluation/tune.py; figures in the README).
-    min_coverage: float = 0.35      # abstain when the best clauses hold less of the question's topic…
-    min_dense: float = 0.866        # …and are not this close in meaning either
-    kind_support: float = 0.3       # a sentence that carries the asked kind of answer must be this close to the best
+    min_coverage: float = 0.30      # abstain when the best clauses hold less of the question's topic…
+    min_dense: float = 0.870        # …and are not this close in meaning either
+    kind_support: float = 0.7       # a sentence that carries the asked kind of answer must be this close to the best
     secondary_ratio: float = 0.85   # cite a further clause when its support is this close to the best
     max_citations: int = 3
 
