@@ -27,7 +27,7 @@ import numpy as np
 from .citations import Reference, missing, parse_reference
 from .clauses import Clause, SubUnit
 from .index import ClauseIndex
-from .mentions import unmentioned_kinds, unmentioned_provinces
+from .mentions import unmentioned
 from .retrieve import Hit
 from .tokenize import STOPWORDS, function_word, topic_word
 
@@ -233,8 +233,7 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
         kind_support=tuple(round(max((c for c, sent in support if carries((k,), sent, terms)), default=0.0), 4)
                            for k in asked),
         numbers_found=all(any(n in h.clause.text for h in top) for n in numbers),
-        unmentioned=unmentioned_kinds(question, weights.index.tokenizer, weights.corpus_text)
-        + unmentioned_provinces(question, weights.index.tokenizer, weights.titles, weights.corpus_text),
+        unmentioned=unmentioned(question, weights.index.tokenizer, weights.titles, weights.corpus_text),
     )
 
 

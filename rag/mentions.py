@@ -34,10 +34,15 @@ PROVINCES = tuple(
 _DIVISION = re.compile(r"(?:省|市|(?:壮族|回族|维吾尔)?自治区|特别行政区)$")
 
 
-def unmentioned_kinds(question: str, tokenizer: Tokenizer, corpus_text: str) -> tuple[str, ...]:
-    """The kinds the question names ("石墨矿") whose distinguishing word the documents (`corpus_text`: every
-    clause's text and headings) never use; () when it names none."""
+def unmentioned(question: str, tokenizer: Tokenizer, titles: Sequence[str], corpus_text: str) -> tuple[str, ...]:
+    """The kinds and provinces the question names that the documents never mention, the question cut once."""
     words = tokenizer.words(question)
+    return unmentioned_kinds(words, tokenizer, corpus_text) + unmentioned_provinces(words, titles, corpus_text)
+
+
+def unmentioned_kinds(words: Sequence[str], tokenizer: Tokenizer, corpus_text: str) -> tuple[str, ...]:
+    """The kinds a question (its jieba `words`) names ("石墨矿") whose distinguishing word the documents
+    (`corpus_text`: every clause's text and headings) never use; () when it names none."""
     found: list[str] = []
     for i, w in enumerate(words):
         if w in CATEGORY_HEADS:                      # 石墨 / 矿, 电解铝 / 企业
@@ -62,11 +67,10 @@ def _foreign(word: str, tokenizer: Tokenizer, corpus_text: str) -> bool:
     return tag.startswith("n") and tag != "ns"
 
 
-def unmentioned_provinces(question: str, tokenizer: Tokenizer, titles: Sequence[str],
-                          corpus_text: str) -> tuple[str, ...]:
-    """The provinces the question names (as jieba words: 川西藏区 names no 西藏) that the documents never mention,
-    when each document's title names a province; () otherwise."""
+def unmentioned_provinces(words: Sequence[str], titles: Sequence[str], corpus_text: str) -> tuple[str, ...]:
+    """The provinces a question (its jieba `words`: 川西藏区 names no 西藏) names that the documents never
+    mention, when each document's title names a province; () otherwise."""
     if not titles or not all(any(p in t for p in PROVINCES) for t in titles):
         return ()
-    named = (_DIVISION.sub("", w) for w in tokenizer.words(question))
+    named = (_DIVISION.sub("", w) for w in words)
     return tuple(dict.fromkeys(p for p in named if p in PROVINCES and p not in corpus_text))

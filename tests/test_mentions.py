@@ -25,7 +25,8 @@ def weights(asker: Asker) -> Weights:
 ])
 def test_a_kind_the_documents_never_name_is_found(runtime: Runtime, weights: Weights, question: str,
                                                   kinds: tuple[str, ...]) -> None:
-    assert unmentioned_kinds(question, runtime.index.tokenizer, weights.corpus_text) == kinds
+    assert unmentioned_kinds(runtime.index.tokenizer.words(question), runtime.index.tokenizer,
+                             weights.corpus_text) == kinds
 
 
 @pytest.mark.parametrize("question", [
@@ -40,7 +41,8 @@ def test_a_kind_the_documents_never_name_is_found(runtime: Runtime, weights: Wei
 ])
 def test_kinds_the_documents_name_and_words_that_are_no_kind_are_not(runtime: Runtime, weights: Weights,
                                                                    question: str) -> None:
-    assert unmentioned_kinds(question, runtime.index.tokenizer, weights.corpus_text) == ()
+    assert unmentioned_kinds(runtime.index.tokenizer.words(question), runtime.index.tokenizer,
+                             weights.corpus_text) == ()
 
 
 def test_a_question_about_such_a_kind_abstains_and_says_which(asker: Asker) -> None:
@@ -61,12 +63,13 @@ def test_a_question_about_such_a_kind_abstains_and_says_which(asker: Asker) -> N
 ])
 def test_a_province_outside_the_documents_is_found(runtime: Runtime, weights: Weights, question: str,
                                                    provinces: tuple[str, ...]) -> None:
-    assert unmentioned_provinces(question, runtime.index.tokenizer, weights.titles, weights.corpus_text) == provinces
+    assert unmentioned_provinces(runtime.index.tokenizer.words(question), weights.titles,
+                                 weights.corpus_text) == provinces
 
 
 def test_provinces_are_not_checked_when_a_document_is_no_provinces_own(runtime: Runtime, weights: Weights) -> None:
     titles = (*weights.titles, "国务院关于促进钒钛产业发展的意见")  # a national policy covers every province
-    assert unmentioned_provinces("广东省的钒电池储能项目有补贴吗？", runtime.index.tokenizer, titles,
+    assert unmentioned_provinces(runtime.index.tokenizer.words("广东省的钒电池储能项目有补贴吗？"), titles,
                                  weights.corpus_text) == ()
 
 
