@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .citations import Reference, missing, parse_reference
+from .citations import Reference, mentioned_documents, missing, parse_reference
 from .clauses import Clause, SubUnit
 from .index import ClauseIndex
 from .mentions import unmentioned
@@ -115,6 +115,8 @@ _DEFERRAL = re.compile(r"(?:按照?|依照?|依据|根据|依法)[^，。；]{0,
 # "符合准入条件的企业有多少家", "多少家企业符合准入条件": conditions that qualify, not conditions asked for
 # ("要满足哪些条件" keeps its question word and stays a question).
 _QUALIFIED = re.compile(r"(?:符合|满足|达到|具备)(?:(?!什么|哪|啥|怎)[^，。？?]){0,20}?(?:条件|标准|要求|资格|资质)")
+# A question that asks what several documents say: "两份文件分别怎么说", "若干意见和指南各有什么要求".
+_ACROSS = re.compile(r"两份|两个文件|两个政策|这两个|分别|各自|各有|各是")
 # Words that only say what kind of answer is wanted; they are no part of the topic.
 _ANSWER_WORDS = frozenset(
     "多少 多大 多长 多久 几 百分之几 哪年 何时 时候 具体 分别 大概 主要 最高 最多 最低 一共".split())
@@ -128,7 +130,10 @@ class AnswerParams:
     min_coverage: float = 0.30      # abstain when the best clauses hold less of the question's topic…
     min_dense: float = 0.870        # …and are not this close in meaning either
     kind_support: float = 0.7       # a sentence that carries the asked kind of answer must be this close to the best
-    secondary_ratio: float = 0.85   # cite a further clause when its support is this close to the best
+    secondary_ratio: float = 0.85   # cite a further clause when its support is this close to the best…
+    # …and its fused retrieval score this close to the first's (a share of it: the fused score runs from the
+    # weakest candidate, 0, to the first). Chosen on dev (evaluation/tune.py citation_grid).
+    secondary_score: float = 0.65
     max_citations: int = 3
 
 
@@ -321,10 +326,7 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
         return _abstain(question, hits, ev, reason, gap, lacking_kinds(ev, p))
     if ev.routed and ref:
         return _routed_answer(question, ref, hits, ev, p, weights)
-    support = [weights.coverage(q_tokens, weights.clause_tokens(h)) for h in hits]
-    best = max(support[0], 1e-9)
-    cited_idx = [0] + [i for i in range(1, min(len(hits), 5))
-                       if support[i] >= p.secondary_ratio * best and support[i] > 0][: p.max_citations - 1]
+    cited_idx = _cited(question, hits, q_tokens, weights, p)
     asked = _named_kinds(ev.asks)
     lines: list[str] = []
     cited: list[Hit] = []
@@ -342,6 +344,24 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
     notes = ((f"{gap}，以下按问题的其余内容回答。",) if gap else ()) + (
         (f"所引条款没有给出{'或'.join(not_given)}。",) if not_given else ())
     return Answer(question, "\n".join(lines), tuple(cited), False, evidence=ev, notes=notes, quotes=tuple(quotes))
+
+
+def _cited(question: str, hits: Sequence[Hit], terms: Sequence[str], weights: Weights, p: AnswerParams) -> list[int]:
+    """Positions in `hits` of the clauses to cite: the first, then each further clause that holds about as much of
+    the question's topic and ranks close to the first; a question across documents also gets each other document's
+    best clause that holds its topic."""
+    support = [weights.coverage(terms, weights.clause_tokens(h)) for h in hits]
+    best = max(support[0], 1e-9)
+    documents = weights.index.corpus.documents
+    across = _ACROSS.search(question) is not None or len(mentioned_documents(question, documents)) > 1
+    cited = [0]
+    for i in range(1, min(len(hits), 5)):
+        if len(cited) >= p.max_citations or not (support[i] >= p.secondary_ratio * best and support[i] > 0):
+            continue
+        other_doc = across and all(hits[j].clause.doc_id != hits[i].clause.doc_id for j in cited)
+        if other_doc or hits[i].score >= p.secondary_score * hits[0].score:
+            cited.append(i)
+    return cited
 
 
 def _routed_answer(question: str, ref: Reference, hits: Sequence[Hit], ev: Evidence, p: AnswerParams,

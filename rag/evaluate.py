@@ -155,6 +155,8 @@ def answer_metrics(items: Sequence[QAItem], answers: dict[str, Answer],
     - first_citation_accuracy: answerable questions whose first citation is a gold clause
       (an abstention counts as wrong), over all answerable questions.
     - citation_precision: cited clauses that are gold, over all clauses cited for answerable questions.
+    - citation_recall: gold clauses cited, over all gold clauses of answerable questions (what a stricter
+      citation rule gives up).
     - fact_coverage: key facts found verbatim in the answer text, over all key facts.
     - abstention_precision / _recall: over abstentions / over unanswerable questions.
     - answerable_abstained: share of answerable questions that abstained (should stay <= 5%).
@@ -178,6 +180,7 @@ def answer_metrics(items: Sequence[QAItem], answers: dict[str, Answer],
     return {
         "first_citation_accuracy": ratio(first_ok, len(ans)),
         "citation_precision": ratio(sum(1 for it, cid in cited if cid in it.gold), len(cited)),
+        "citation_recall": ratio(sum(1 for it, cid in cited if cid in it.gold), sum(len(it.gold) for it in ans)),
         "fact_coverage": ratio(sum(1 for it, f in facts if f in answers[it.qid].text), len(facts)),
         "abstention_precision": ratio(sum(1 for it in abstained if not it.answerable), len(abstained)),
         "abstention_recall": ratio(sum(1 for it in neg if answers[it.qid].abstained), len(neg)),

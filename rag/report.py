@@ -159,7 +159,7 @@ def baseline_wins(report: dict[str, Any]) -> list[str]:
 
 def answers_table(report: dict[str, Any]) -> str:
     """The answer metrics in Markdown, for all questions and both splits."""
-    keys = ["first_citation_accuracy", "citation_precision", "fact_coverage", "abstention_precision",
+    keys = ["first_citation_accuracy", "citation_precision", "citation_recall", "fact_coverage", "abstention_precision",
             "abstention_recall", "answerable_abstained", "uncited_retrieval_violations"]
     lines = ["| 指标 | 全部 | dev | test |", "|---|---|---|---|"]
     for k in keys:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
-from rag.answer import AnswerParams, Evidence, asked_kinds, carries, lacking_kinds, should_abstain
+from rag.answer import AnswerParams, Evidence, asked_kinds, carries, compose_answer, lacking_kinds, should_abstain
 from rag.ask import Asker
 from rag.dialogue import Turn, resolve_followup
 from rag.retrieve import search
@@ -316,3 +317,29 @@ def test_a_keyword_query_that_names_a_clauses_heading_finds_it_first(runtime: Ru
     # Under rank fusion the other clause came first.
     hits = search(runtime.index, runtime.embedder, "电力体制改革 钒钛稀土 用电成本", k=3)
     assert hits[0].clause.citation == "《指南》第四章第五节（四）"
+
+
+def test_a_clause_that_ranks_far_below_the_first_is_not_cited(asker: Asker) -> None:
+    # The guide's 钢铁 clauses all hold 钢铁产业 and 规模; only the first gives the rank (第11位). The next one
+    # ranks at 0.65 of the first's fused score and was cited as [2], with a third, before the rule.
+    a = asker.ask("四川钢铁产业规模在全国排第几？")
+    assert [h.clause.citation for h in a.citations] == ["《指南》第一章第二节（一）"]
+    assert len(a.retrieved) > 1 and "[2]" not in a.text
+
+
+def test_a_further_clause_is_cited_by_its_rank_not_by_its_place(asker: Asker, runtime: Runtime) -> None:
+    question = "钒电池储能有什么支持政策？"
+    hits = search(runtime.index, runtime.embedder, question, k=5)
+    close = [hits[0], replace(hits[1], score=0.9 * hits[0].score), *hits[2:]]
+    far = [hits[0], replace(hits[1], score=0.5 * hits[0].score), *hits[2:]]
+    second = hits[1].clause.clause_id
+    assert second in [h.clause.clause_id for h in compose_answer(question, close, asker.weights).citations]
+    assert second not in [h.clause.clause_id for h in compose_answer(question, far, asker.weights).citations]
+
+
+def test_a_question_across_documents_cites_each_documents_best_clause(asker: Asker) -> None:
+    # The guide's clause on 尾矿 ranks at 0.6 of the opinions' clause: cited when both documents are asked about.
+    both = asker.ask("尾矿和低品位矿的综合利用，两份文件分别怎么说")
+    assert [h.clause.doc_id for h in both.citations] == ["sichuan-mining-opinions-2025", "sichuan-vti-re-guide"]
+    one = asker.ask("尾矿和低品位矿的综合利用有什么要求")
+    assert [h.clause.doc_id for h in one.citations] == ["sichuan-mining-opinions-2025"]
