@@ -1,5 +1,5 @@
 """Kinds of things a question names that the documents never mention (石墨矿, 电解铝企业, 水泥厂), and provinces
-outside the documents' own (内蒙古, when every document is Sichuan's).
+outside the documents' own and their cities (内蒙古, 包头, when every document is Sichuan's).
 
 Industrial and mining policy speaks of kinds of things: 稀土矿, 钒钛产业, 钢铁企业, 钛白粉项目. A question about
 a kind the documents never name ("在四川开采石墨矿有什么扶持政策？", "电解铝企业能享受…电力支持吗？") is not
@@ -12,14 +12,19 @@ ends in 电池, which the documents have in 钒电池; 电解铝 ends in nothing
 
 A province is another matter: a province's policy does not cover another province. When every document's title
 names a province (四川省…), a question about a province that no title names and no clause mentions ("内蒙古包头
-那边对稀土企业有哪些扶持措施") is outside them, however close their clauses on 稀土企业 are. A document whose
-title names no province (a State Council policy) covers them all, and the rule is off.
+那边对稀土企业有哪些扶持措施") is outside them, however close their clauses on 稀土企业 are. So is a city of such a
+province ("包头的稀土企业…"; GB/T 2260's prefectures, from the gb2260 package, tell which province a city is in).
+A city of the documents' own province is covered whether they name it or not. A document whose title names no
+province (a State Council policy) covers them all, and the rule is off.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
+
+from gb2260.data import data as gb2260_data
 
 from .tokenize import STOPWORDS, Tokenizer, word_tag
 
@@ -32,12 +37,15 @@ PROVINCES = tuple(
     "北京 天津 河北 山西 内蒙古 辽宁 吉林 黑龙江 上海 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 广西 海南 重庆 "
     "四川 贵州 云南 西藏 陕西 甘肃 青海 宁夏 新疆 香港 澳门 台湾".split())
 _DIVISION = re.compile(r"(?:省|市|(?:壮族|回族|维吾尔)?自治区|特别行政区)$")
+# A prefecture's name less its suffix and the peoples an autonomous prefecture names (西双版纳傣族自治州 -> 西双版纳).
+_PREFECTURE = re.compile(r"(?:市|地区|盟|(?:(?:哈尼|景颇|傈僳|朝鲜|布依|土家|蒙古|柯尔克孜|哈萨克"
+                         r"|[彝壮苗回傣藏白羌侗])族?)+自治州)$")
 
 
 def unmentioned(question: str, tokenizer: Tokenizer, titles: Sequence[str], corpus_text: str) -> tuple[str, ...]:
     """The kinds and provinces the question names that the documents never mention, the question cut once."""
     words = tokenizer.words(question)
-    return unmentioned_kinds(words, tokenizer, corpus_text) + unmentioned_provinces(words, titles, corpus_text)
+    return unmentioned_kinds(words, tokenizer, corpus_text) + unmentioned_places(words, titles, corpus_text)
 
 
 def unmentioned_kinds(words: Sequence[str], tokenizer: Tokenizer, corpus_text: str) -> tuple[str, ...]:
@@ -67,10 +75,30 @@ def _foreign(word: str, tokenizer: Tokenizer, corpus_text: str) -> bool:
     return tag.startswith("n") and tag != "ns"
 
 
-def unmentioned_provinces(words: Sequence[str], titles: Sequence[str], corpus_text: str) -> tuple[str, ...]:
-    """The provinces a question (its jieba `words`: 川西藏区 names no 西藏) names that the documents never
-    mention, when each document's title names a province; () otherwise."""
+def unmentioned_places(words: Sequence[str], titles: Sequence[str], corpus_text: str) -> tuple[str, ...]:
+    """The provinces, and the cities of other provinces, that a question (its jieba `words`: 川西藏区 names no
+    西藏) names and the documents never mention, when each document's title names a province; () otherwise.
+    A city of the documents' own province is no such place: their policy covers it, named or not."""
     if not titles or not all(any(p in t for p in PROVINCES) for t in titles):
         return ()
     named = (_DIVISION.sub("", w) for w in words)
-    return tuple(dict.fromkeys(p for p in named if p in PROVINCES and p not in corpus_text))
+    cities = prefectures()
+    return tuple(dict.fromkeys(
+        w for w in named if w not in corpus_text
+        and (w in PROVINCES or (w in cities and not any(cities[w] in t for t in titles)))))
+
+
+@functools.cache
+def prefectures() -> dict[str, str]:
+    """The prefecture-level divisions of GB/T 2260, every revision the gb2260 package holds, by the short names
+    questions use (包头市 -> 包头, 凉山彝族自治州 -> 凉山), each with its province's short name (内蒙古)."""
+    found: dict[str, str] = {}
+    for table in gb2260_data.values():
+        for code, name in table.items():
+            province = table.get(code // 10000 * 10000, "")
+            short = next((p for p in PROVINCES if province.startswith(p)), "")
+            if code % 100 or not code % 10000 or not short or not _PREFECTURE.search(name):
+                continue
+            found[_PREFECTURE.sub("", name)] = short
+    found.pop("", None)   # a placeholder row ("市", under 重庆)
+    return found

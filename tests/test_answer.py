@@ -131,6 +131,8 @@ def test_abstention_rules() -> None:
     ("这件事归哪个部门管？", ("agency",)),
     ("谁牵头落实？", ("agency",)),
     ("申报 条件", ("conditions",)),
+    ("居住证 办理 条件", ("conditions",)),
+    ("矿工得了尘肺病，能享受什么救助？", ("benefit",)),
     ("需要满足什么条件才能申请？", ("conditions",)),
     ("稀土冶炼分离企业需要具备哪些资质？", ("conditions",)),
     ("绿色矿山评定标准有哪些？", ("conditions",)),
@@ -153,6 +155,9 @@ def test_abstention_rules() -> None:
     ("钒电池储能有什么支持政策？", ()),
     ("几家做特殊钢的厂子能不能抱团发展？", ()),
     ("公司几年前拿的探矿权，到期了还能延续吗？", ()),           # 几年前 says when, it asks no figure
+    ("好几家企业都从国外买矿石，政府会组织大家一起谈价吗？", ()),  # 好几家: several, not how many
+    ("一个月电费就好几百万，有没有降电费的办法？", ()),
+    ("十几家小矿山要不要整合？", ()),
     ("矿业权出让收益按几比几分成？", ("figure",)),
     ("矿业权占用费要提高到什么标准？", ("figure",)),          # a fee's standard is a sum
     ("符合准入条件的废钢企业全省要达到多少家？", ("figure",)),  # the conditions qualify; the count is asked

@@ -1,4 +1,4 @@
-"""Kinds of things and provinces a question names that the documents never mention (rag/mentions.py), on the
+"""Kinds of things, provinces and other provinces' cities a question names that the documents never mention (rag/mentions.py), on the
 real corpus."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from rag.answer import Weights
 from rag.ask import Asker
-from rag.mentions import unmentioned_kinds, unmentioned_provinces
+from rag.mentions import unmentioned_kinds, unmentioned_places
 from rag.runtime import Runtime
 
 
@@ -60,16 +60,21 @@ def test_a_question_about_such_a_kind_abstains_and_says_which(asker: Asker) -> N
     ("云南和四川的稀土政策有什么不同？", ("云南",)),      # 四川 is the documents' own
     ("川西藏区的锂矿怎么开发？", ()),                      # 川西 / 藏区: no 西藏 named
     ("攀枝花的钒钛企业有什么支持？", ()),                  # a city of the province
+    ("包头的稀土企业和四川的稀土企业有什么合作？", ("包头",)),  # a city of 内蒙古
+    ("赣州市对稀土冶炼有什么要求？", ("赣州",)),
+    ("西双版纳的企业能来四川开矿吗？", ("西双版纳",)),     # 西双版纳傣族自治州
+    ("广元的企业能申请探矿权抵押融资吗？", ()),            # a city of the province the documents never name
+    ("凉山州的稀土矿怎么整合？", ()),                        # named by the documents
 ])
-def test_a_province_outside_the_documents_is_found(runtime: Runtime, weights: Weights, question: str,
+def test_a_province_or_another_provinces_city_outside_the_documents_is_found(runtime: Runtime, weights: Weights, question: str,
                                                    provinces: tuple[str, ...]) -> None:
-    assert unmentioned_provinces(runtime.index.tokenizer.words(question), weights.titles,
+    assert unmentioned_places(runtime.index.tokenizer.words(question), weights.titles,
                                  weights.corpus_text) == provinces
 
 
 def test_provinces_are_not_checked_when_a_document_is_no_provinces_own(runtime: Runtime, weights: Weights) -> None:
     titles = (*weights.titles, "国务院关于促进钒钛产业发展的意见")  # a national policy covers every province
-    assert unmentioned_provinces(runtime.index.tokenizer.words("广东省的钒电池储能项目有补贴吗？"), titles,
+    assert unmentioned_places(runtime.index.tokenizer.words("广东省的钒电池储能项目有补贴吗？"), titles,
                                  weights.corpus_text) == ()
 
 
@@ -77,3 +82,9 @@ def test_a_question_about_another_province_abstains_and_says_which(asker: Asker)
     a = asker.ask("广东的稀土企业有什么扶持措施？")
     assert a.abstained and a.text.startswith("现有文件中没有找到关于这个问题的规定：文件中没有提到“广东”。")
     assert not asker.ask("四川的稀土企业有什么扶持措施？").abstained
+
+
+def test_a_question_about_another_provinces_city_abstains_and_says_which(asker: Asker) -> None:
+    a = asker.ask("包头的稀土企业有什么扶持措施？")
+    assert a.abstained and a.text.startswith("现有文件中没有找到关于这个问题的规定：文件中没有提到“包头”。")
+    assert not asker.ask("攀枝花的钒钛企业有什么扶持措施？").abstained
