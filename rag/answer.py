@@ -134,7 +134,7 @@ class AnswerParams:
     secondary_ratio: float = 0.85   # cite a further clause when its support is this close to the best…
     # …and its fused retrieval score this close to the first's (a share of it: the fused score runs from the
     # weakest candidate, 0, to the first). Chosen on dev (evaluation/tune.py citation_grid).
-    secondary_score: float = 0.65
+    secondary_score: float = 0.70
     max_citations: int = 3
 
 
