@@ -95,10 +95,12 @@ def prefectures() -> dict[str, str]:
     found: dict[str, str] = {}
     for table in gb2260_data.values():
         for code, name in table.items():
-            province = table.get(code // 10000 * 10000, "")
-            short = next((p for p in PROVINCES if province.startswith(p)), "")
-            if code % 100 or not code % 10000 or not short or not _PREFECTURE.search(name):
-                continue
-            found[_PREFECTURE.sub("", name)] = short
-    found.pop("", None)   # a placeholder row ("市", under 重庆)
-    return found
+            if code % 100 == 0 and code % 10000 and _PREFECTURE.search(name):
+                found[_PREFECTURE.sub("", name)] = _province_short(table.get(code // 10000 * 10000, ""))
+    return {city: province for city, province in found.items() if city and province}  # not 重庆's placeholder "市"
+
+
+@functools.cache
+def _province_short(name: str) -> str:
+    """The short name (PROVINCES) of a province's full name: 内蒙古自治区 -> 内蒙古; "" for none."""
+    return next((p for p in PROVINCES if name.startswith(p)), "")
