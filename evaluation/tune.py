@@ -21,6 +21,7 @@ from rag.answer import AnswerParams, Weights, compose_answer, evidence, should_a
 from rag.config import Settings
 from rag.evaluate import QAItem, answer_metrics, load_qa, retrieval_metrics
 from rag.retrieve import (
+    Hit,
     RetrievalParams,
     _clause_scores,
     _route,
@@ -99,16 +100,18 @@ def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
     return rows[0][2]
 
 
-def abstention_grid(rt: Runtime, items: list[QAItem], params: RetrievalParams) -> AnswerParams:
+def retrieved(rt: Runtime, items: list[QAItem], params: RetrievalParams) -> dict[str, list[Hit]]:
+    """The 5 clauses each question retrieves with `params`, as the answer composer gets them."""
+    return {it.qid: search(rt.index, rt.embedder, it.question, k=5, params=params) for it in items}
+
+
+def abstention_grid(rt: Runtime, items: list[QAItem], hits: dict[str, list[Hit]]) -> AnswerParams:
     """Grid over the abstention thresholds on dev: most unanswerable questions caught while at most
     ANSWERABLE_ABSTAINED_MAX of answerable ones abstain; among those, the fewest answerable ones abstaining.
     When the shipped setting is among the settings that still tie it is kept (dev gives no reason to move it;
     the middle of a wide plateau moved each time questions were added); otherwise the middle one."""
     weights = Weights(rt.index)
-    feats = []
-    for it in items:
-        hits = search(rt.index, rt.embedder, it.question, k=5, params=params)
-        feats.append((it, evidence(it.question, hits, weights)))
+    feats = [(it, evidence(it.question, hits[it.qid], weights)) for it in items]
     rows = []
     for cov, dense, kind in itertools.product(np.arange(0.0, 0.55, 0.05), np.arange(0.84, 0.90, 0.002),
                                               [0.3, 0.5, 0.7]):
@@ -151,13 +154,12 @@ def abstention_grid(rt: Runtime, items: list[QAItem], params: RetrievalParams) -
     return chosen
 
 
-def citation_grid(rt: Runtime, items: list[QAItem], params: RetrievalParams) -> AnswerParams:
+def citation_grid(rt: Runtime, items: list[QAItem], hits: dict[str, list[Hit]]) -> AnswerParams:
     """Grid over how close to the first citation a further one must rank (AnswerParams.secondary_score): the best
     dev F1 of citation precision and recall among the settings that keep the key facts found within
     FACTS_GIVEN_UP_MAX of what citing by topic coverage alone finds (secondary_score 0)."""
     weights = Weights(rt.index)
     answerable = [it for it in items if it.answerable]
-    hits = {it.qid: search(rt.index, rt.embedder, it.question, k=5, params=params) for it in answerable}
     rows = []
     for score in np.arange(0.0, 0.96, 0.05):
         p = AnswerParams(secondary_score=round(float(score), 2))
@@ -185,8 +187,9 @@ def main() -> None:
     print(f"\nbest fusion on dev: {params}")
     # Abstention is calibrated on the retrieval that ships (the defaults), which may differ from the
     # grid's best where a simpler or more balanced setting is within noise of it (README).
-    abstention_grid(rt, items, RetrievalParams())
-    citation_grid(rt, items, RetrievalParams())
+    hits = retrieved(rt, items, RetrievalParams())
+    abstention_grid(rt, items, hits)
+    citation_grid(rt, items, hits)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ _PREFECTURE = re.compile(r"(?:市|地区|盟|(?:(?:哈尼|景颇|傈僳|朝鲜|�
 
 
 def unmentioned(question: str, tokenizer: Tokenizer, titles: Sequence[str], corpus_text: str) -> tuple[str, ...]:
-    """The kinds and provinces the question names that the documents never mention, the question cut once."""
+    """The kinds and places (unmentioned_places) the question names that the documents never mention, the question
+    cut once."""
     words = tokenizer.words(question)
     return unmentioned_kinds(words, tokenizer, corpus_text) + unmentioned_places(words, titles, corpus_text)
 
