@@ -12,6 +12,7 @@ from rag.corpus import Corpus
 from rag.evaluate import EvaluationError, QAItem, load_qa, retrieval_metrics
 
 QA = ROOT / "evaluation" / "qa"
+HOLDOUT = ROOT / "evaluation" / "holdout"
 
 
 def test_qa_set_is_valid_and_covers_every_clause(corpus: Corpus) -> None:
@@ -22,6 +23,13 @@ def test_qa_set_is_valid_and_covers_every_clause(corpus: Corpus) -> None:
     assert covered == {c.clause_id for c in corpus.clauses}
     assert {it.type for it in items} == {"factual", "paraphrase", "keyword", "clause-number", "multi-clause",
                                          "cross-document", "unanswerable"}
+
+
+def test_holdout_set_is_valid_and_apart_from_the_qa_set(corpus: Corpus) -> None:
+    # Never tuned on or studied (README): it only has to stay valid as the corpus changes.
+    held = load_qa(HOLDOUT, corpus)
+    assert len(held) >= 70 and sum(1 for it in held if not it.answerable) >= 30
+    assert not {it.qid for it in held} & {it.qid for it in load_qa(QA, corpus)}
 
 
 @pytest.mark.parametrize(("line", "message"), [
