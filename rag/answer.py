@@ -149,7 +149,7 @@ class Evidence:
     sentence_support: float  # coverage of the best single sentence
     kind_support: tuple[float, ...]  # per kind asked (asks): coverage of the best sentence that carries it
     numbers_found: bool      # every number in the question occurs in a top clause
-    unmentioned: tuple[str, ...] = ()  # kinds or provinces the question names that the documents never mention
+    unmentioned: tuple[str, ...] = ()  # kinds or places the question names that the documents never mention
 
 
 @dataclass(frozen=True)
@@ -282,8 +282,8 @@ def abstention_reason(ev: Evidence, params: AnswerParams) -> str:
     """Why the documents do not appear to answer the question: "unmentioned", "number", "kind", "topic"; ""
     if they do.
 
-    - the question names a kind of thing (石墨矿, 电解铝企业), or a province outside the documents' own, that the
-      documents never mention (rag/mentions.py);
+    - the question names a kind of thing (石墨矿, 电解铝企业), or a province outside the documents' own or one of
+      its cities (内蒙古, 包头), that the documents never mention (rag/mentions.py);
     - the question names a figure or year (2030) that none of the best clauses contains;
     - it asks for kinds of answer (a figure or date, a procedure, an office, conditions, a subsidy; KINDS), and
       for one of them no sentence that carries it matches the question's topic nearly as well as the best
