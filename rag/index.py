@@ -6,6 +6,8 @@
     indexes/<name>/phrases.jsonl  one phrase per line: the finer dense view (rag/chunks.py)
     indexes/<name>/clauses.jsonl  one clause per line, as cited
     indexes/<name>/terms.txt      the jieba user dictionary mined from the corpus
+    indexes/<name>/vocab.txt      every word the corpus uses, one per line (rag/expand.py)
+    indexes/<name>/vocab.faiss    row i == line i of vocab.txt: the words' vectors, for query expansion
     indexes/<name>/bm25/          bm25s index over the chunks' jieba tokens
     indexes/<name>/meta.json      model, dim, counts, corpus checksum, format version, file checksums
 
@@ -35,15 +37,17 @@ from .clauses import Clause
 from .corpus import Corpus
 from .embed import Embedder
 from .errors import IndexMismatch
+from .expand import Vocabulary, corpus_words
 from .tokenize import Tokenizer, mine_terms
 
-FORMAT_VERSION = 3  # 2: BM25 tokens include character bigrams; 3: phrase vectors
+FORMAT_VERSION = 4  # 2: BM25 tokens include character bigrams; 3: phrase vectors; 4: vocabulary vectors
 REBUILD = "请运行 `python -m rag build` 重建索引"
 # Exact search is fast below this many chunks; above it an HNSW graph keeps latency flat.
 HNSW_ABOVE = 20_000
 # efSearch 256: best recall with p50 < 50 ms for a whole query at 100k clauses (benchmarks/bench.py).
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 256
-_FILES = ("index.faiss", "chunks.jsonl", "phrases.faiss", "phrases.jsonl", "clauses.jsonl", "terms.txt")
+_FILES = ("index.faiss", "chunks.jsonl", "phrases.faiss", "phrases.jsonl", "clauses.jsonl", "terms.txt",
+          "vocab.txt", "vocab.faiss")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class IndexMeta:
     faiss_type: str            # "flat" | "hnsw"
     phrases: int               # rows of phrases.faiss == lines of phrases.jsonl
     phrase_faiss_type: str
+    vocab: int                 # rows of vocab.faiss == lines of vocab.txt
     files: dict[str, str]      # file -> sha256
     built_at: str
 
@@ -80,6 +85,7 @@ class ClauseIndex:
     phrases: tuple[Phrase, ...]
     phrase_clause: np.ndarray  # phrase row -> position of its clause in `clauses`
     phrase_index: Any
+    vocab: Vocabulary          # the corpus's words and their vectors (query expansion, rag/expand.py)
 
 
 def build_index(corpus: Corpus, embedder: Embedder, folder: Path, hnsw_above: int = HNSW_ABOVE) -> Path:
@@ -93,6 +99,9 @@ def build_index(corpus: Corpus, embedder: Embedder, folder: Path, hnsw_above: in
     # the passage prompt rank alike for phrases (dev Hit@1 0.87 vs 0.84 in a one-off comparison through
     # the C engine; script not kept); queries it is.
     phrase_vectors = embedder.encode_queries([p.text for p in phrases])
+    # Words as the query prompt embeds them: they are matched against a question's words embedded alone.
+    words = corpus_words([c.index_text for c in chunks], tokenizer)
+    word_vectors = embedder.encode_queries(words) if words else np.zeros((0, embedder.dim), dtype=np.float32)
     tmp = folder.parent / f".{folder.name}.building-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -103,14 +112,16 @@ def build_index(corpus: Corpus, embedder: Embedder, folder: Path, hnsw_above: in
         _write_jsonl(tmp / "phrases.jsonl", [asdict(p) for p in phrases])
         _write_jsonl(tmp / "clauses.jsonl", [_clause_json(c) for c in corpus.clauses])
         (tmp / "terms.txt").write_text("\n".join(tokenizer.terms) + "\n", encoding="utf-8")
+        (tmp / "vocab.txt").write_text("".join(w + "\n" for w in words), encoding="utf-8")
+        _write_faiss(tmp / "vocab.faiss", word_vectors, hnsw_above=len(word_vectors))  # always exact
         model = bm25s.BM25()
         model.index([tokenizer.tokens(c.index_text) for c in chunks], show_progress=False)
         model.save(str(tmp / "bm25"), show_progress=False)
         files = {name: _sha256(tmp / name) for name in _FILES}
         files.update({f"bm25/{p.name}": _sha256(p) for p in sorted((tmp / "bm25").iterdir())})
         meta = IndexMeta(FORMAT_VERSION, embedder.model_id, embedder.dim, len(chunks),
-                         len(corpus.clauses), corpus.sha256, faiss_type, len(phrases), phrase_faiss_type, files,
-                         time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                         len(corpus.clauses), corpus.sha256, faiss_type, len(phrases), phrase_faiss_type,
+                         len(words), files, time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         # meta.json last: a folder without it is an interrupted build, never a usable index.
         (tmp / "meta.json").write_text(json.dumps(asdict(meta), ensure_ascii=False, indent=2),
                                        encoding="utf-8")
@@ -178,13 +189,16 @@ def read_meta(folder: Path) -> IndexMeta:
         raise IndexMismatch(f"{path} 不存在（上次构建未完成？）；{REBUILD}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        meta = IndexMeta(**data)
-    except (ValueError, TypeError) as exc:
+    except ValueError as exc:
         raise IndexMismatch(f"{path} 无法读取（{exc}）；{REBUILD}") from None
-    if meta.format_version != FORMAT_VERSION:
-        raise IndexMismatch(
-            f"{path}：索引格式版本 {meta.format_version}，当前程序需要 {FORMAT_VERSION}；{REBUILD}")
-    return meta
+    version = data.get("format_version") if isinstance(data, dict) else None
+    # An older format has other fields: say which version it is rather than which field is missing.
+    if version != FORMAT_VERSION:
+        raise IndexMismatch(f"{path}：索引格式版本 {version}，当前程序需要 {FORMAT_VERSION}；{REBUILD}")
+    try:
+        return IndexMeta(**data)
+    except TypeError as exc:
+        raise IndexMismatch(f"{path} 无法读取（{exc}）；{REBUILD}") from None
 
 
 def check_index(folder: Path, corpus: Corpus, model: str | None = None) -> IndexMeta:
@@ -234,11 +248,16 @@ def load_index(folder: Path, corpus: Corpus, embedder: Embedder, meta: IndexMeta
     chunk_clause = np.array([position[ch.clause_id] for ch in chunks], dtype=np.int64)
     phrase_clause = np.array([position[p.clause_id] for p in phrases], dtype=np.int64)
     terms = (folder / "terms.txt").read_text(encoding="utf-8").split()
+    words = tuple((folder / "vocab.txt").read_text(encoding="utf-8").split())
+    if len(words) != meta.vocab:
+        raise IndexMismatch(f"{folder}：meta.json 记录 {meta.vocab} 个词，vocab.txt 中有 {len(words)} 个；{REBUILD}")
+    vocab = Vocabulary(words, _read_faiss(folder / "vocab.faiss", meta.vocab, meta.dim, "flat"),
+                       "\n".join(ch.index_text for ch in chunks))
     bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
     doc_position = {d.doc_id: i for i, d in enumerate(corpus.documents)}
     clause_doc = np.array([doc_position[c.doc_id] for c in clauses], dtype=np.int64)
     return ClauseIndex(folder, meta, corpus, chunks, chunk_clause, clauses, clause_doc, index, bm25, Tokenizer(terms),
-                       phrases, phrase_clause, phrase_index)
+                       phrases, phrase_clause, phrase_index, vocab)
 
 
 def _read_faiss(path: Path, rows: int, dim: int, kind: str) -> Any:

@@ -1,7 +1,8 @@
 """query -> list[Hit]: clause-number lookup first, then three rankings fused.
 
 The rankings: dense over whole clauses (a clause scores as its best chunk), dense over phrases (a
-clause scores as its best phrase; rag/chunks.py) and BM25 over chunks. Fusion sums each view's
+clause scores as its best phrase; rag/chunks.py) and BM25 over chunks, where each question word the
+corpus never uses also counts its nearest corpus words at a lower weight (rag/expand.py). Fusion sums each view's
 standardised scores over clauses: score = w_dense * z_dense + w_phrase * z_phrase + w_lexical * z_lexical,
 z = (s - mean) / sd over the view's candidates (RetrievalParams.fusion "rrf" gives reciprocal rank fusion,
 w / (k + rank), which served first). The fusion and its parameters were chosen on the dev split of the
@@ -47,6 +48,11 @@ class RetrievalParams:
     # A question that names one document ("指南有没有…") leans to it, by this many standard deviations (or,
     # with rrf, this weight at rank 1). Kept as a weak prior for users who name the document.
     w_named_doc: float = 0.5
+    # Query expansion (rag/expand.py): each question word the corpus never uses adds the BM25 scores of its
+    # `expansion_depth` nearest corpus words at cosine >= expansion_min_cosine, times w_expansion (0 turns it off).
+    expansion_depth: int = 2
+    expansion_min_cosine: float = 0.88
+    w_expansion: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -180,8 +186,13 @@ def _clause_scores(index: ClauseIndex, embedder: Embedder, q: str, mask: np.ndar
                          p.candidates * max(1, round(len(index.phrases) / max(len(index.clauses), 1))))
     if mode in ("hybrid", "lexical"):
         tokens = index.tokenizer.tokens(q)
-        if tokens:
-            bm = index.bm25.get_scores(tokens)
+        # The BM25 baseline ("lexical") stays plain BM25: expansion needs the embedding model.
+        extra = (index.vocab.expansion(q, index.tokenizer, embedder, p.expansion_depth, p.expansion_min_cosine)
+                 if mode == "hybrid" and p.w_expansion > 0 else [])
+        if tokens or extra:
+            bm = index.bm25.get_scores(tokens) if tokens else np.zeros(len(index.chunks))
+            if extra:
+                bm = bm + p.w_expansion * index.bm25.get_scores(extra)
             bm = np.where(chunk_ok, bm, 0.0)
             top = np.argsort(-bm, kind="stable")[: p.candidates]
             _keep_best(lexical, bm[top], top, index.chunk_clause, bm > 0)

@@ -135,14 +135,61 @@ def test_truncated_phrase_faiss_file(copy: Path, corpus: Corpus) -> None:
         load_index(copy, corpus, BigramEmbedder())
 
 
-def test_phrase_file_missing_a_line_even_with_matching_checksums(copy: Path, corpus: Corpus) -> None:
-    path = copy / "phrases.jsonl"
+@pytest.mark.parametrize(("name", "message"), [("phrases.jsonl", r"短句.*rag build"),
+                                              ("vocab.txt", r"vocab\.txt 中有 .*rag build")])
+def test_a_file_missing_a_line_even_with_matching_checksums(copy: Path, corpus: Corpus, name: str,
+                                                            message: str) -> None:
+    path = copy / name
     path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
     meta = json.loads((copy / "meta.json").read_text(encoding="utf-8"))
-    meta["files"]["phrases.jsonl"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    meta["files"][name] = hashlib.sha256(path.read_bytes()).hexdigest()
     (copy / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    with pytest.raises(IndexMismatch, match=r"短句.*rag build"):
+    with pytest.raises(IndexMismatch, match=message):
         load_index(copy, corpus, BigramEmbedder())
+
+
+def test_index_of_an_older_format_names_its_version(copy: Path, corpus: Corpus) -> None:
+    meta = json.loads((copy / "meta.json").read_text(encoding="utf-8"))
+    meta["format_version"] = 3
+    del meta["vocab"]  # format 3 had no vocabulary
+    (copy / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(IndexMismatch, match=r"索引格式版本 3，当前程序需要 4；请运行 `python -m rag build`"):
+        load_index(copy, corpus, BigramEmbedder())
+
+
+def test_vocabulary_holds_the_corpus_words_with_their_vectors(built: Path, corpus: Corpus) -> None:
+    emb = BigramEmbedder()
+    idx = load_index(built, corpus, emb)
+    words = idx.vocab.words
+    assert list(words) == sorted(set(words)) and {"探矿权", "稀土", "磁铁矿"} <= idx.vocab.known
+    # 钒钛 is no jieba word of 钒钛磁铁矿, but the corpus uses it: it is not unknown, and gets no stand-ins.
+    assert "钒钛" not in idx.vocab.known and idx.vocab.unknown_words("钒钛和银行", idx.tokenizer) == ["银行"]
+    assert idx.vocab.index.ntotal == len(words) == idx.meta.vocab
+    row = words.index("探矿权")
+    assert np.allclose(idx.vocab.index.reconstruct(row), emb.encode_queries(["探矿权"])[0], atol=1e-6)
+
+
+def test_expansion_embeds_each_unknown_word_once(built: Path, corpus: Corpus) -> None:
+    class Counting(BigramEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[list[str]] = []
+
+        def encode_queries(self, texts):  # type: ignore[no-untyped-def]
+            self.calls.append(list(texts))
+            return super().encode_queries(texts)
+
+    emb = Counting()
+    idx = load_index(built, corpus, emb)
+    question = "找矿的银行和贷款"
+    unknown = idx.vocab.unknown_words(question, idx.tokenizer)
+    assert "银行" in unknown and not set(unknown) & idx.vocab.known
+    first = idx.vocab.expansion(question, idx.tokenizer, emb, 2, 0.0)
+    again = idx.vocab.expansion(question, idx.tokenizer, emb, 2, 0.0)
+    assert first == again and set(first) <= idx.vocab.known and len(first) == 2 * len(unknown)
+    assert [w for call in emb.calls for w in call].count("银行") == 1
+    assert idx.vocab.expansion(question, idx.tokenizer, emb, 2, 1.01) == []  # no neighbour is that close
+    assert idx.vocab.expansion("探矿权 续期", idx.tokenizer, emb, 2, 0.0) == []  # nothing unknown
 
 
 def test_a_clause_scores_as_its_best_phrase(built: Path, corpus: Corpus) -> None:
