@@ -47,7 +47,8 @@ class Vocabulary:
     # word -> its (neighbour, cosine) list, best first; filled as questions come.
     _cache: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict, init=False, repr=False,
                                                             compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    # Any, not threading.Lock: the LangChain retriever's pydantic schema walks these fields (rag/lc.py).
+    _lock: Any = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "known", frozenset(self.words))
