@@ -185,18 +185,27 @@ def _clause_scores(index: ClauseIndex, embedder: Embedder, q: str, mask: np.ndar
         _best_per_clause(phrase, index.phrase_index, vec, index.phrase_clause, mask[index.phrase_clause],
                          p.candidates * max(1, round(len(index.phrases) / max(len(index.clauses), 1))))
     if mode in ("hybrid", "lexical"):
-        tokens = index.tokenizer.tokens(q)
-        # The BM25 baseline ("lexical") stays plain BM25: expansion needs the embedding model.
-        extra = (index.vocab.expansion(q, index.tokenizer, embedder, p.expansion_depth, p.expansion_min_cosine)
-                 if mode == "hybrid" and p.w_expansion > 0 else [])
-        if tokens or extra:
-            bm = index.bm25.get_scores(tokens) if tokens else np.zeros(len(index.chunks))
-            if extra:
-                bm = bm + p.w_expansion * index.bm25.get_scores(extra)
-            bm = np.where(chunk_ok, bm, 0.0)
-            top = np.argsort(-bm, kind="stable")[: p.candidates]
-            _keep_best(lexical, bm[top], top, index.chunk_clause, bm > 0)
+        lexical = lexical_scores(index, embedder, q, chunk_ok, p, expand=mode == "hybrid")
     return dense, lexical, phrase
+
+
+def lexical_scores(index: ClauseIndex, embedder: Embedder, q: str, chunk_ok: np.ndarray, p: RetrievalParams,
+                   expand: bool = True) -> np.ndarray:
+    """Per-clause best-chunk BM25 of the query's tokens, plus w_expansion times that of the corpus words standing in
+    for its unknown words (rag/expand.py; not when `expand` is False: the BM25 baseline stays plain BM25);
+    -inf where not among the `candidates` best chunks."""
+    lexical = np.full(len(index.clauses), -np.inf, dtype=np.float64)
+    tokens = index.tokenizer.tokens(q)
+    extra = (index.vocab.expansion(q, index.tokenizer, embedder, p.expansion_depth, p.expansion_min_cosine)
+             if expand and p.w_expansion > 0 else [])
+    if tokens or extra:
+        bm = index.bm25.get_scores(tokens) if tokens else np.zeros(len(index.chunks))
+        if extra:
+            bm = bm + p.w_expansion * index.bm25.get_scores(extra)
+        bm = np.where(chunk_ok, bm, 0.0)
+        top = np.argsort(-bm, kind="stable")[: p.candidates]
+        _keep_best(lexical, bm[top], top, index.chunk_clause, bm > 0)
+    return lexical
 
 
 def _best_per_clause(out: np.ndarray, faiss_index: Any, vec: np.ndarray, row_clause: np.ndarray,
