@@ -44,6 +44,7 @@ longer than in a real 100k corpus: a pessimistic BM25 figure.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -118,18 +119,19 @@ def median(values: Sequence[float]) -> float:
 
 
 class TimedEmbedder:
-    """Delegates to an embedder and records how long the last encode_queries took."""
+    """Delegates to an embedder and adds up how long encode_queries took since `spent` was last reset (a search
+    embeds the question, and the question's words the corpus never uses when the process has not seen them)."""
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.model_id = inner.model_id
         self.dim = inner.dim
-        self.last = 0.0
+        self.spent = 0.0
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         t = time.perf_counter()
         out = self.inner.encode_queries(texts)
-        self.last = time.perf_counter() - t
+        self.spent += time.perf_counter() - t
         return out
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -145,18 +147,29 @@ def questions(settings: Settings) -> list[str]:
 
 
 def search_latency(runtime: Any, qs: Sequence[str]) -> dict[str, list[float]]:
-    """One warm-up pass, then each question once: total, embedding and rest, in seconds."""
-    from rag.retrieve import search
+    """One warm-up pass, then each question once: total, embedding and rest, in seconds. Then, in the same
+    process, each question with the vocabulary's word cache emptied first ("new_words": every word of it the
+    corpus never uses is embedded anew, as the first time a process sees it) and with the query expansion off
+    ("no_expansion"), for the expansion's cost (rag/expand.py)."""
+    from rag.retrieve import RetrievalParams, search
 
     embedder = TimedEmbedder(runtime.embedder)
     for q in qs:
         search(runtime.index, embedder, q)
     total, embed = [], []
     for q in qs:
+        embedder.spent = 0.0
         seconds, _ = timed(search, runtime.index, embedder, q)
         total.append(seconds)
-        embed.append(embedder.last)
-    return {"total": total, "embed": embed, "rest": [t - e for t, e in zip(total, embed, strict=True)]}
+        embed.append(embedder.spent)
+    new_words = []
+    for q in qs:
+        runtime.index.vocab.forget()
+        new_words.append(timed(search, runtime.index, embedder, q)[0])
+    off = RetrievalParams(w_expansion=0.0)
+    no_expansion = [timed(functools.partial(search, runtime.index, embedder, q, params=off))[0] for q in qs]
+    return {"total": total, "embed": embed, "rest": [t - e for t, e in zip(total, embed, strict=True)],
+            "new_words": new_words, "no_expansion": no_expansion}
 
 
 def serve_child(limit: int) -> None:
@@ -567,6 +580,8 @@ def bundled_table(serving: dict[str, Any]) -> list[str]:
     row("search total p50 / p95 / mean (ms)", lambda s: _ms(s["latency"]["total"]))
     row("  query embedding p50 / p95 / mean (ms)", lambda s: _ms(s["latency"]["embed"]))
     row("  rest of search p50 / p95 / mean (ms)", lambda s: _ms(s["latency"]["rest"]))
+    row("search total, every unknown word new to the process (ms)", lambda s: _ms(s["latency"]["new_words"]))
+    row("search total, query expansion off (ms)", lambda s: _ms(s["latency"]["no_expansion"]))
     row("questions timed", lambda s: str(s["latency"]["total"]["n"]))
     if "cold_start_ratio_st_over_default" in serving:
         ratio = serving["cold_start_ratio_st_over_default"]
