@@ -69,7 +69,7 @@ APP_CSS = """
 .card-note, .badge { margin-left: 8px; font-size: 0.8em; padding: 1px 6px; border-radius: 4px;
   background: #fff1d6; color: #7a4b00; }
 .badge { background: #e3f2e8; color: #1d5a32; }
-.card-path { color: #6b7280; font-size: 0.9em; margin-bottom: 6px; }
+.card-path, .result-note { color: #6b7280; font-size: 0.9em; margin-bottom: 6px; }
 .clause-text, .snippet { white-space: pre-wrap; line-height: 1.75; }
 .section-title, .result-summary { font-weight: 600; margin: 8px 0 4px; }
 mark { background: #ffe58f; color: #1f1f1f; padding: 0 1px; border-radius: 2px; }

@@ -84,12 +84,18 @@ class Vocabulary:
         with self._lock:
             return [self._cache.get(w, ())[:depth] for w in words]
 
-    def expansion(self, question: str, tokenizer: Tokenizer, embedder: Embedder, depth: int,
-                  min_cosine: float) -> list[str]:
-        """The corpus words that stand in for the question's unknown words: up to `depth` per word, each at
-        least `min_cosine` from it."""
+    def stand_ins(self, question: str, tokenizer: Tokenizer, embedder: Embedder, depth: int,
+                  min_cosine: float) -> list[tuple[str, tuple[str, ...]]]:
+        """Each unknown word of the question with the corpus words that stand in for it: up to `depth`, each at
+        least `min_cosine` from it (words with none are left out)."""
         unknown = self.unknown_words(question, tokenizer)
         if not unknown or depth < 1:
             return []
-        found = self.neighbours(unknown, embedder, depth)
-        return [v for near in found for v, cos in near if cos >= min_cosine]
+        pairs = zip(unknown, self.neighbours(unknown, embedder, depth), strict=True)
+        found = [(w, tuple(v for v, cos in near if cos >= min_cosine)) for w, near in pairs]
+        return [(w, near) for w, near in found if near]
+
+    def expansion(self, question: str, tokenizer: Tokenizer, embedder: Embedder, depth: int,
+                  min_cosine: float) -> list[str]:
+        """The corpus words that stand in for the question's unknown words (stand_ins), in order."""
+        return [v for _, near in self.stand_ins(question, tokenizer, embedder, depth, min_cosine) for v in near]

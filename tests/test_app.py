@@ -156,6 +156,12 @@ def test_keyword_search_lists_ranked_highlighted_copyable_results(runtime: Runti
     assert " › " in page  # the path
 
 
+def test_the_documents_words_that_stood_in_for_the_querys_are_said_and_highlighted(runtime: Runtime) -> None:
+    page = h.search_html(runtime, "探矿权 银行 贷款")
+    assert "同时按文件的近义用语检索：“银行”→“金融机构”" in page and "<mark>金融机构</mark>" in page
+    assert "近义用语" not in h.search_html(runtime, "探矿权 续期")  # every word is the documents' own
+
+
 def test_a_clause_number_the_documents_lack_is_said_above_the_results(runtime: Runtime) -> None:
     page = h.search_html(runtime, "指南第三章第二节（九）")
     assert "注：《指南》中没有第三章第二节（九）（《指南》第三章第二节共有（一）至（三））" in page

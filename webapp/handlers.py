@@ -19,7 +19,7 @@ from rag.ask import Asker
 from rag.clauses import Clause, Document, Node
 from rag.corpus import Corpus
 from rag.dialogue import Turn
-from rag.retrieve import search, unmatched_reference
+from rag.retrieve import RetrievalParams, search, unmatched_reference
 from rag.runtime import Runtime
 
 from .render import (
@@ -139,10 +139,21 @@ def search_html(runtime: Runtime, query: str, doc: str = ALL_DOCS, scope: str = 
     if not hits:
         return box("empty", SEARCH_NONE)
     terms = query_terms(runtime, query)
+    # The documents' words that stood in for words of the query they never use (rag/expand.py), where a result
+    # has one: highlighted, and said, so that a match on 金融机构 for 银行 is not a mystery.
+    p = RetrievalParams()
+    shown = "".join(h.clause.text for h in hits)
+    stand_ins = [(w, [v for v in near if v in shown]) for w, near in runtime.index.vocab.stand_ins(
+        query, runtime.index.tokenizer, runtime.embedder, p.expansion_depth, p.expansion_min_cosine)]
+    stand_ins = [(w, near) for w, near in stand_ins if near and p.w_expansion > 0]
+    terms = sorted({*terms, *(v for _, near in stand_ins for v in near)}, key=lambda t: (-len(t), t))
     filters = [f"文件：{runtime.corpus.document(doc_id).meta.short_title}" if doc_id else "文件：全部"]
     if (scope or "").strip():
         filters.append(f"范围：{scope.strip()}")
     out = [f'<div class="result-summary">“{esc(query.strip())}”：{len(hits)} 条结果（{esc("，".join(filters))}）</div>']
+    if stand_ins:
+        said = "；".join(f"“{w}”→" + "、".join(f"“{v}”" for v in near) for w, near in stand_ins)
+        out.append(f'<div class="result-note">文件中没有问题里的部分用语，同时按文件的近义用语检索：{esc(said)}</div>')
     gap = unmatched_reference(runtime.index, query, hits)
     if gap:
         out.append(box("warn", f"注：{gap}；以下是按内容检索的结果。"))
