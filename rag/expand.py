@@ -3,9 +3,9 @@
 Users ask in their own words: 银行, 贷款, 公司, 打算 where the documents say 金融机构, 信贷/融资, 企业, 计划.
 BM25 scores such a word 0 (no clause has it), and e5-small's whole-question vector does not always
 make up for it. So at build time every word the corpus uses (jieba search-mode words of two or more
-Chinese characters) is embedded once, and at query time each topic word of the question that is not
-among them is embedded alone and replaced, for BM25 only, by its nearest corpus words above a cosine
-floor. Their BM25 scores are added with a weight below 1: a neighbour stands in for the user's word,
+Chinese characters) is embedded once, and at query time each topic word of the question that occurs
+nowhere in the corpus text is embedded alone and stands, for BM25 only, for its nearest corpus words
+above a cosine floor. Their BM25 scores are added with a weight below 1: a neighbour stands in for the user's word,
 it is not the user's word. Neighbours are looked up in the corpus's own vocabulary, so nothing here is
 fitted to any question; the floor, the number of neighbours and the weight were chosen on the QA set's
 dev split (evaluation/tune.py, figures in the README).
@@ -63,6 +63,7 @@ class Vocabulary:
         corpus text, in order, each once."""
         out: list[str] = []
         for w in tokenizer.words(question):
+            # `known` first: a set look-up spares most words the scan of the whole text.
             if (_WORD.fullmatch(w) and w not in self.known and w not in STOPWORDS and w not in out
                     and topic_word(w) and not function_word(w) and w not in self.text):
                 out.append(w)
