@@ -138,15 +138,14 @@ def search_html(runtime: Runtime, query: str, doc: str = ALL_DOCS, scope: str = 
         return box("error", error_message(exc))
     if not hits:
         return box("empty", SEARCH_NONE)
-    terms = query_terms(runtime, query)
     # The documents' words that stood in for words of the query they never use (rag/expand.py), where a result
     # has one: highlighted, and said, so that a match on 金融机构 for 银行 is not a mystery.
     p = RetrievalParams()
     shown = "".join(h.clause.text for h in hits)
-    stand_ins = [(w, [v for v in near if v in shown]) for w, near in runtime.index.vocab.stand_ins(
-        query, runtime.index.tokenizer, runtime.embedder, p.expansion_depth, p.expansion_min_cosine)]
-    stand_ins = [(w, near) for w, near in stand_ins if near and p.w_expansion > 0]
-    terms = sorted({*terms, *(v for _, near in stand_ins for v in near)}, key=lambda t: (-len(t), t))
+    found = runtime.index.vocab.stand_ins(query, runtime.index.tokenizer, runtime.embedder, p.expansion_depth,
+                                          p.expansion_min_cosine) if p.w_expansion > 0 else []
+    stand_ins = [(w, kept) for w, near in found if (kept := [v for v in near if v in shown])]
+    terms = query_terms(runtime, query, [v for _, near in stand_ins for v in near])
     filters = [f"文件：{runtime.corpus.document(doc_id).meta.short_title}" if doc_id else "文件：全部"]
     if (scope or "").strip():
         filters.append(f"范围：{scope.strip()}")

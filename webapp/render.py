@@ -40,10 +40,10 @@ def esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def query_terms(runtime: Runtime, query: str) -> list[str]:
-    """The words of a query worth highlighting, longest first (BM25 tokens, numbering dropped)."""
+def query_terms(runtime: Runtime, query: str, extra: Sequence[str] = ()) -> list[str]:
+    """The words of a query worth highlighting, and `extra` words, longest first (BM25 tokens, numbering dropped)."""
     terms = {t for t in runtime.index.tokenizer.tokens(query)
-             if not _NUMBERING.match(t) and (len(t) > 1 or not t.isascii())}
+             if not _NUMBERING.match(t) and (len(t) > 1 or not t.isascii())} | set(extra)
     return sorted(terms, key=lambda t: (-len(t), t))
 
 
