@@ -32,7 +32,8 @@ from .retrieve import Hit
 from .tokenize import STOPWORDS, function_word, topic_word
 
 _SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# Figures and five-year-plan periods ("十四五"): a question that names one is answered only from a clause that has it.
+_NUMBER = re.compile(r"\d+(?:\.\d+)?|十[一二三四五六七八九]五")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ KINDS = (
         r"|领取|提取)"
         r"|(?:申请|申报|办理|审批|报名|备案|登记|认定|并网|参保)的?\s*(?:流程|程序|手续|步骤|途径)"
         r"|走(?:什么|哪些)(?:流程|程序|手续)|(?:哪些|什么|啥)(?:材料|证照|证件|手续)|[办持考领](?:哪些|什么|哪种)证"
+        # The steps of a named process ("交易流程是怎样的"); not 手续 ("手续要怎么走"): the rule to follow answers it.
+        r"|(?:流程|程序|步骤)(?:是|有|要|该)?(?:怎样|怎么|如何|什么|哪些|啥)"
         r"|(?:需不需要|要不要|用不用|是否需要)(?:办|申请|持|领)[^，。？?]{0,8}(?:证|许可)",
         r"提交|受理|程序|流程|手续|材料|窗口|许可证|持证|证书"),
     # Which office is in charge or where to go. The question's own 部门/政府/牵头 in a sentence name who does
@@ -284,7 +287,7 @@ def abstention_reason(ev: Evidence, params: AnswerParams) -> str:
 
     - the question names a kind of thing (石墨矿, 电解铝企业), or a province outside the documents' own or one of
       its cities (内蒙古, 包头), that the documents never mention (rag/mentions.py);
-    - the question names a figure or year (2030) that none of the best clauses contains;
+    - the question names a figure, a year (2030) or a plan period ("十五五") that none of the best clauses contains;
     - it asks for kinds of answer (a figure or date, a procedure, an office, conditions, a subsidy; KINDS), and
       for one of them no sentence that carries it matches the question's topic nearly as well as the best
       sentence does, or holds even the minimum share of its topic asked of any answer (the documents speak
@@ -407,7 +410,8 @@ def _abstain(question: str, hits: Sequence[Hit], ev: Evidence, reason: str, gap:
         named = "、".join(f"“{k}”" for k in ev.unmentioned)
         text = f"现有文件中没有找到关于这个问题的规定：文件中没有提到{named}。"
     elif reason == "number":
-        text = "现有文件中没有找到关于这个问题的规定：相关条款中没有出现问题里的数字（如年份），无法给出有依据的答案。"
+        text = ("现有文件中没有找到关于这个问题的规定：相关条款中没有出现问题里的数字或时期（如年份、“十五五”），"
+                "无法给出有依据的答案。")
     else:
         text = "现有文件中没有找到关于这个问题的规定，无法给出有依据的答案。"
     if gap and reason != "missing":

@@ -103,6 +103,7 @@ def test_questions_the_documents_do_not_answer_abstain(asker: Asker, question: s
     ("探矿权延续登记需要提交哪些材料？", "但没有给出办理流程或所需材料"),  # 按规定办理登记: no procedure
     ("攀枝花钒钛高新区入园企业有什么税收优惠？", "但没有给出具体的补贴、奖励或税收优惠"),
     ("到2030年钒钛钢铁产业要达到什么规模？", "没有出现问题里的数字"),
+    ("“十五五”期间稀土产业有哪些重点任务？", "没有出现问题里的数字或时期"),  # the documents plan for 十四五
     # The clause gives a figure ("企业数量达到20家"), but no sum of money.
     ("支持建设废钢铁加工配送中心，每个中心补助多少钱？", "但没有给出具体金额"),
 ])
@@ -128,6 +129,8 @@ def test_abstention_rules() -> None:
     ("钛资源量占全国多少？", ("figure",)),
     ("怎么申请首批次保险补偿？要交哪些材料？", ("procedure",)),
     ("办理 流程", ("procedure",)),
+    ("能耗指标交易的流程是怎样的？", ("procedure",)),           # the steps of a named process
+    ("这手续要怎么走？", ()),                                  # which rule applies can answer it
     ("这件事归哪个部门管？", ("agency",)),
     ("谁牵头落实？", ("agency",)),
     ("申报 条件", ("conditions",)),
