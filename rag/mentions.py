@@ -7,8 +7,9 @@ answered by their clauses on other kinds, however close those are in meaning: e5
 corpus as the colloquial words of questions the documents do answer (电费, 钢厂), and its words weigh no more
 in coverage than any other unknown word. What marks it is its place: the word before a category head
 (CATEGORY_HEADS), a noun that appears nowhere in the documents, whose own head does not appear either (锂电池
-ends in 电池, which the documents have in 钒电池; 电解铝 ends in nothing they have). Place names are no kind
-(a province's policy covers its cities whether it names them or not).
+ends in 电池, which the documents have in 钒电池; 电解铝 ends in nothing they have), or such a noun among the nouns
+before that word (林业 in 林业碳汇项目, whose 碳 and 汇 the documents have). Place names are no kind (a province's
+policy covers its cities whether it names them or not).
 
 A province is another matter: a province's policy does not cover another province. When every document's title
 names a province (四川省…), a question about a province that no title names and no clause mentions ("内蒙古包头
@@ -62,6 +63,18 @@ def unmentioned_kinds(words: Sequence[str], tokenizer: Tokenizer, corpus_text: s
             modifier = w[: -len(head)] if head else ""
         if modifier and _foreign(modifier, tokenizer, corpus_text):
             found.append(modifier + head)
+            continue
+        if not (_CJK.match(modifier) and _noun(modifier)):
+            continue
+        # The nouns before a modifier the documents use name the kind too: 林业 in 林业 / 碳 / 汇 / 项目, 风电 in
+        # 风电 / 装备 / 产业 (海上 is no noun).
+        j = i - 1 if w in CATEGORY_HEADS else i
+        run: list[str] = []
+        while j > 0 and _noun(words[j - 1]) and words[j - 1] not in CATEGORY_HEADS:
+            j -= 1
+            run.insert(0, words[j])
+        if any(len(x) > 1 and _foreign(x, tokenizer, corpus_text) for x in run):
+            found.append("".join(run) + modifier + head)
     return tuple(dict.fromkeys(found))
 
 
@@ -72,6 +85,11 @@ def _foreign(word: str, tokenizer: Tokenizer, corpus_text: str) -> bool:
     ends = [s for s in tokenizer.search_words(word) if len(s) > 1 and s != word and word.endswith(s)]
     if any(s in corpus_text for s in ends):
         return False
+    return _noun(word)
+
+
+def _noun(word: str) -> bool:
+    """A common noun by jieba's tag (not a place name)."""
     tag = word_tag(word)
     return tag.startswith("n") and tag != "ns"
 
