@@ -1,4 +1,4 @@
-"""Tune fusion and abstention on the dev split of the QA set; report the test split untouched.
+"""Tune fusion, BM25 and abstention on the dev split of the QA set; report the test split untouched.
 
     .venv/bin/python evaluation/tune.py            # prints the grids and the chosen settings
 
@@ -14,6 +14,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import bm25s
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.answer import AnswerParams, Weights, compose_answer, evidence, should_abstain
 from rag.config import Settings
 from rag.evaluate import QAItem, answer_metrics, load_qa, retrieval_metrics
+from rag.index import BM25_B, BM25_K1, ClauseIndex
 from rag.retrieve import (
     Hit,
     RetrievalParams,
@@ -102,11 +104,15 @@ def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
     return rows[0][2]
 
 
-def expansion_grid(rt: Runtime, items: list[QAItem], base: RetrievalParams) -> RetrievalParams:
-    """Grid over query expansion (rag/expand.py) on top of the fusion `base`: the cosine floor, the neighbours per
-    unknown word and their BM25 weight (0 = off). The dense views are computed once per question; each setting
-    recomputes BM25 only (the words' neighbours are cached after the first). Best dev MRR@10, then Hit@1, then
-    Recall@5 (each to 3 places) wins; among settings that tie, the shipped one when it is there, else the middle one."""
+Scored = tuple[tuple[float, float, float], dict[str, float], dict[str, float]]  # (dev key, dev, test)
+
+
+def lexical_side(rt: Runtime, items: list[QAItem], base: RetrievalParams,
+                 settings: list[tuple[ClauseIndex, RetrievalParams]]) -> list[Scored]:
+    """Dev and test retrieval metrics of settings that change only the BM25 side (its index or the query
+    expansion): the dense views are computed once per question with `base`. The dev key, MRR@10, Hit@1 and
+    Recall@5 to 3 places, orders them (less than 0.001 of dev MRR@10 is less than one question moving from
+    rank 2 to rank 3)."""
     answerable = [it for it in items if it.answerable]
     dev = [it for it in answerable if it.split == "dev"]
     test = [it for it in answerable if it.split == "test"]
@@ -118,31 +124,63 @@ def expansion_grid(rt: Runtime, items: list[QAItem], base: RetrievalParams) -> R
         d, _, ph = _clause_scores(rt.index, rt.embedder, it.question, mask, base, "dense")
         cache[it.qid] = (it.question, d, ph, list(_route(rt.index, it.question, mask)),
                          named_document_bonus(rt.index, it.question, base))
+    rows = []
+    for index, p in settings:
+        runs = {}
+        for qid, (q, d, ph, routed, bonus) in cache.items():
+            fused = fuse(d, lexical_scores(index, rt.embedder, q, chunk_ok, p), mask, p, "hybrid", ph) + bonus
+            runs[qid] = [ids[i] for i in order_candidates(fused, mask, routed)[:10]]
+        dm, tm = retrieval_metrics(dev, runs), retrieval_metrics(test, runs)
+        rows.append(((round(dm["mrr@10"], 3), round(dm["hit@1"], 3), round(dm["recall@5"], 3)), dm, tm))
+    return rows
+
+
+def pick(labels: list[str], rows: list[Scored], shipped: str, title: str, show: int | None = None) -> str:
+    """Print the settings best first (the first `show`, and the first setting) and return the label of the
+    best on dev; among ties, the shipped one when it is there, else the middle one."""
+    print(f"\n{title} | dev hit@1 mrr@10 recall@5 | test hit@1 mrr@10 recall@5")
+    order = sorted(range(len(rows)), key=lambda i: rows[i][0], reverse=True)
+    for i in (order[:show] + [0]) if show else order:
+        _, dm, tm = rows[i]
+        print(f"  {labels[i]} | {dm['hit@1']:.3f} {dm['mrr@10']:.3f} {dm['recall@5']:.3f} | "
+              f"{tm['hit@1']:.3f} {tm['mrr@10']:.3f} {tm['recall@5']:.3f}")
+    best = max(r[0] for r in rows)
+    ties = [labels[i] for i, r in enumerate(rows) if r[0] == best]
+    chosen = shipped if shipped in ties else ties[len(ties) // 2]
+    print(f"{len(ties)} settings tie on dev: {'; '.join(ties)}. Chosen: {chosen}")
+    return chosen
+
+
+def expansion_grid(rt: Runtime, items: list[QAItem], base: RetrievalParams) -> RetrievalParams:
+    """Grid over query expansion (rag/expand.py) on top of the fusion `base`: the cosine floor, the neighbours per
+    unknown word and their BM25 weight (0 = off). Each setting recomputes BM25 only (the words' neighbours are
+    cached after the first). Best dev MRR@10, then Hit@1, then Recall@5 wins (lexical_side, pick)."""
     grid = [replace(base, w_expansion=0.0)] + [
         replace(base, expansion_min_cosine=c, expansion_depth=d, w_expansion=w)
         for c, d, w in itertools.product([0.86, 0.88, 0.90, 0.92], [1, 2, 3], [0.3, 0.5, 0.7, 1.0])]
-    rows = []
-    for p in grid:
-        runs = {}
-        for qid, (q, d, ph, routed, bonus) in cache.items():
-            lx = lexical_scores(rt.index, rt.embedder, q, chunk_ok, p)
-            fused = fuse(d, lx, mask, p, "hybrid", ph) + bonus
-            runs[qid] = [ids[i] for i in order_candidates(fused, mask, routed)[:10]]
-        dm, tm = retrieval_metrics(dev, runs), retrieval_metrics(test, runs)
-        # To 3 places: less than 0.001 of dev MRR@10 is less than one question moving from rank 2 to rank 3.
-        rows.append(((round(dm["mrr@10"], 3), round(dm["hit@1"], 3), round(dm["recall@5"], 3)), p, dm, tm))
-    print("\nexpansion: min_cosine depth weight | dev hit@1 mrr@10 recall@5 | test hit@1 mrr@10 recall@5")
-    for _, p, dm, tm in sorted(rows, key=lambda r: r[0], reverse=True)[:12] + [rows[0]]:
-        print(f"  {p.expansion_min_cosine:.2f} {p.expansion_depth} {p.w_expansion:.1f} | "
-              f"{dm['hit@1']:.3f} {dm['mrr@10']:.3f} {dm['recall@5']:.3f} | {tm['hit@1']:.3f} {tm['mrr@10']:.3f} "
-              f"{tm['recall@5']:.3f}")
-    best = max(r[0] for r in rows)
-    ties = [r[1] for r in rows if r[0] == best]
-    shipped = RetrievalParams()
-    chosen = shipped if shipped in ties else ties[len(ties) // 2]
-    print(f"{len(ties)} settings tie on dev: " + "; ".join(
-        f"{p.expansion_min_cosine:.2f}/{p.expansion_depth}/{p.w_expansion:.1f}" for p in ties) + f". Chosen: {chosen}")
-    return chosen
+    labels = [f"{p.expansion_min_cosine:.2f} {p.expansion_depth} {p.w_expansion:.1f}" for p in grid]
+    rows = lexical_side(rt, items, base, [(rt.index, p) for p in grid])
+    s = RetrievalParams()
+    chosen = pick(labels, rows, f"{s.expansion_min_cosine:.2f} {s.expansion_depth} {s.w_expansion:.1f}",
+                  "expansion: min_cosine depth weight", show=12)
+    return grid[labels.index(chosen)]
+
+
+def bm25_grid(rt: Runtime, items: list[QAItem]) -> tuple[float, float]:
+    """Grid over BM25's k1 and b (the index is built with rag.index.BM25_K1, BM25_B), the shipped fusion and
+    expansion on top; each setting re-indexes the chunks' tokens in memory. Best dev MRR@10, then Hit@1, then
+    Recall@5 wins (lexical_side, pick)."""
+    tokens = [rt.index.tokenizer.tokens(c.index_text) for c in rt.index.chunks]
+    grid = list(itertools.product([0.6, 0.9, 1.2, 1.5, 2.0], [0.3, 0.5, 0.75, 0.9]))
+    settings = []
+    for k1, b in grid:
+        model = bm25s.BM25(k1=k1, b=b)
+        model.index(tokens, show_progress=False)
+        settings.append((replace(rt.index, bm25=model), RetrievalParams()))
+    labels = [f"{k1:.1f} {b:.2f}" for k1, b in grid]
+    chosen = pick(labels, lexical_side(rt, items, RetrievalParams(), settings), f"{BM25_K1:.1f} {BM25_B:.2f}",
+                  "bm25: k1 b")
+    return grid[labels.index(chosen)]
 
 
 def retrieved(rt: Runtime, items: list[QAItem], params: RetrievalParams) -> dict[str, list[Hit]]:
@@ -185,9 +223,9 @@ def abstention_grid(rt: Runtime, items: list[QAItem], hits: dict[str, list[Hit]]
         print(f"{len(ties)} settings tie on dev; the middle one: {chosen}")
     p = AnswerParams()
     for split in ("dev", "test"):
-        neg = [should_abstain(ev, p) for it, ev in feats if it.split == split and not it.answerable]
-        pos = [should_abstain(ev, p) for it, ev in feats if it.split == split and it.answerable]
-        print(f"current {split}: abstention recall {np.mean(neg):.3f}, answerable abstained {np.mean(pos):.3f}")
+        held = [should_abstain(ev, p) for it, ev in feats if it.split == split and not it.answerable]
+        lost = [should_abstain(ev, p) for it, ev in feats if it.split == split and it.answerable]
+        print(f"current {split}: abstention recall {np.mean(held):.3f}, answerable abstained {np.mean(lost):.3f}")
     print("unanswerable questions still answered with the current settings:")
     for it, ev in feats:
         if not it.answerable and not should_abstain(ev, p):
@@ -231,6 +269,7 @@ def main() -> None:
     params = fusion_grid(rt, items)
     print(f"\nbest fusion on dev: {params}")
     expansion_grid(rt, items, RetrievalParams())
+    bm25_grid(rt, items)
     # Abstention is calibrated on the retrieval that ships (the defaults), which may differ from the
     # grid's best where a simpler or more balanced setting is within noise of it (README).
     hits = retrieved(rt, items, RetrievalParams())

@@ -20,6 +20,7 @@ import numpy as np
 from .clauses import Clause
 from .corpus import Corpus
 from .embed import Embedder
+from .index import BM25_B, BM25_K1
 from .retrieve import RetrievalParams, clean_query, rrf_ranks, standardize
 from .tokenize import Tokenizer
 
@@ -91,7 +92,7 @@ class GenericRag:
         vectors = embedder.encode_passages([w.text for w in self.windows])
         self.faiss = faiss.IndexFlatIP(embedder.dim)
         self.faiss.add(vectors)
-        self.bm25 = bm25s.BM25()
+        self.bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
         self.bm25.index([tokenizer.tokens(w.text) for w in self.windows], show_progress=False)
         self._overlaps = [self._clauses_in(w) for w in self.windows]
 

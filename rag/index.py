@@ -46,6 +46,9 @@ REBUILD = "请运行 `python -m rag build` 重建索引"
 HNSW_ABOVE = 20_000
 # efSearch 256: best recall with p50 < 50 ms for a whole query at 100k clauses (benchmarks/bench.py).
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 256
+# BM25's term saturation and length normalisation, the bm25s (Lucene) defaults: a 5 x 4 grid (evaluation/tune.py,
+# bm25_grid) found no better setting on the QA set's dev split.
+BM25_K1, BM25_B = 1.5, 0.75
 _FILES = ("index.faiss", "chunks.jsonl", "phrases.faiss", "phrases.jsonl", "clauses.jsonl", "terms.txt",
           "vocab.txt", "vocab.faiss")
 
@@ -114,7 +117,7 @@ def build_index(corpus: Corpus, embedder: Embedder, folder: Path, hnsw_above: in
         (tmp / "terms.txt").write_text("\n".join(tokenizer.terms) + "\n", encoding="utf-8")
         (tmp / "vocab.txt").write_text("".join(w + "\n" for w in words), encoding="utf-8")
         _write_faiss(tmp / "vocab.faiss", word_vectors, hnsw_above=len(word_vectors))  # always exact
-        model = bm25s.BM25()
+        model = bm25s.BM25(k1=BM25_K1, b=BM25_B)
         model.index([tokenizer.tokens(c.index_text) for c in chunks], show_progress=False)
         model.save(str(tmp / "bm25"), show_progress=False)
         files = {name: _sha256(tmp / name) for name in _FILES}
