@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -108,7 +109,7 @@ Scored = tuple[tuple[float, float, float], dict[str, float], dict[str, float]]  
 
 
 def lexical_side(rt: Runtime, items: list[QAItem], base: RetrievalParams,
-                 settings: list[tuple[ClauseIndex, RetrievalParams]]) -> list[Scored]:
+                 settings: Iterable[tuple[ClauseIndex, RetrievalParams]]) -> list[Scored]:
     """Dev and test retrieval metrics of settings that change only the BM25 side (its index or the query
     expansion): the dense views are computed once per question with `base`. The dev key, MRR@10, Hit@1 and
     Recall@5 to 3 places, orders them (less than 0.001 of dev MRR@10 is less than one question moving from
@@ -172,13 +173,14 @@ def bm25_grid(rt: Runtime, items: list[QAItem]) -> tuple[float, float]:
     Recall@5 wins (lexical_side, pick)."""
     tokens = [rt.index.tokenizer.tokens(c.index_text) for c in rt.index.chunks]
     grid = list(itertools.product([0.6, 0.9, 1.2, 1.5, 2.0], [0.3, 0.5, 0.75, 0.9]))
-    settings = []
-    for k1, b in grid:
-        model = bm25s.BM25(k1=k1, b=b)
-        model.index(tokens, show_progress=False)
-        settings.append((replace(rt.index, bm25=model), RetrievalParams()))
+    def settings() -> Iterator[tuple[ClauseIndex, RetrievalParams]]:
+        for k1, b in grid:  # one BM25 model in memory at a time
+            model = bm25s.BM25(k1=k1, b=b)
+            model.index(tokens, show_progress=False)
+            yield replace(rt.index, bm25=model), RetrievalParams()
+
     labels = [f"{k1:.1f} {b:.2f}" for k1, b in grid]
-    chosen = pick(labels, lexical_side(rt, items, RetrievalParams(), settings), f"{BM25_K1:.1f} {BM25_B:.2f}",
+    chosen = pick(labels, lexical_side(rt, items, RetrievalParams(), settings()), f"{BM25_K1:.1f} {BM25_B:.2f}",
                   "bm25: k1 b")
     return grid[labels.index(chosen)]
 
