@@ -162,6 +162,10 @@ def test_abstention_rules() -> None:
     ("一个月电费就好几百万，有没有降电费的办法？", ()),
     ("十几家小矿山要不要整合？", ()),
     ("矿业权出让收益按几比几分成？", ("figure",)),
+    ("探矿权抵押贷款的利率和贷款期限有什么规定？", ("figure",)),
+    ("失业保险金 领取期限", ("figure",)),                   # a keyword query for a term
+    ("等期限到了还能接着续吗？", ()),                         # the term is the topic, not asked
+    ("多用风电会不会占掉我们的用能额度？", ()),
     ("矿业权占用费要提高到什么标准？", ("figure",)),          # a fee's standard is a sum
     ("符合准入条件的废钢企业全省要达到多少家？", ("figure",)),  # the conditions qualify; the count is asked
     ("多少家企业符合工信部的准入条件？", ("figure",)),
