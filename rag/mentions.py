@@ -64,6 +64,11 @@ def unmentioned_kinds(words: Sequence[str], tokenizer: Tokenizer, corpus_text: s
         if modifier and _foreign(modifier, tokenizer, corpus_text):
             found.append(modifier + head)
             continue
+        # Coordinated kinds share the head: 多晶硅 in 多晶硅、光伏硅料产业 is a 产业 too.
+        conjunct = _conjunct(words, i if w in CATEGORY_HEADS else i + 1) if head else ""
+        if conjunct and _foreign(conjunct, tokenizer, corpus_text):
+            found.append(conjunct + head)
+            continue
         if not (_CJK.match(modifier) and _noun(modifier)):
             continue
         # The nouns before a modifier the documents use name the kind too: 林业 in 林业 / 碳 / 汇 / 项目, 风电 in
@@ -76,6 +81,18 @@ def unmentioned_kinds(words: Sequence[str], tokenizer: Tokenizer, corpus_text: s
         if any(len(x) > 1 and _foreign(x, tokenizer, corpus_text) for x in run):
             found.append("".join(run) + modifier + head)
     return tuple(dict.fromkeys(found))
+
+
+def _conjunct(words: Sequence[str], head_at: int) -> str:
+    """The word before a 、 that coordinates it with the (up to three-word) phrase ending before words[head_at]
+    (多晶硅 in 多晶硅 / 、 / 光伏 / 硅 / 料 / 产业); "" when there is none."""
+    for back in range(1, 4):
+        j = head_at - back
+        if j < 1 or not _CJK.match(words[j]):
+            return ""
+        if words[j - 1] == "、":
+            return words[j - 2] if j >= 2 else ""
+    return ""
 
 
 def _foreign(word: str, tokenizer: Tokenizer, corpus_text: str) -> bool:

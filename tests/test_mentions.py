@@ -25,6 +25,8 @@ def weights(asker: Asker) -> Weights:
     # The documents have 装备 and 碳, not the nouns before them that name the kind.
     ("海上风电装备产业怎么发展？", ("风电装备产业",)),
     ("林业碳汇项目怎么申报？", ("林业碳汇项目",)),
+    # Coordinated kinds share the head; the phrase next to it may hold no noun (硅 / 料, a verb to jieba).
+    ("指南对多晶硅、光伏硅料产业有什么布局？", ("多晶硅产业",)),
 ])
 def test_a_kind_the_documents_never_name_is_found(runtime: Runtime, weights: Weights, question: str,
                                                   kinds: tuple[str, ...]) -> None:
@@ -43,6 +45,7 @@ def test_a_kind_the_documents_never_name_is_found(runtime: Runtime, weights: Wei
     "钒钛产业园区怎么建设？",
     "有没有专门的园区来消纳工业废渣？",  # 的 / 园区: no noun names the kind
     "稀土永磁材料企业有什么支持？",      # every noun before the head is the documents'
+    "锂、稀土企业有什么支持？",          # every coordinated kind is the documents'
 ])
 def test_kinds_the_documents_name_and_words_that_are_no_kind_are_not(runtime: Runtime, weights: Weights,
                                                                    question: str) -> None:
