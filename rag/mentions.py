@@ -8,8 +8,9 @@ corpus as the colloquial words of questions the documents do answer (电费, 钢
 in coverage than any other unknown word. What marks it is its place: the word before a category head
 (CATEGORY_HEADS), a noun that appears nowhere in the documents, whose own head does not appear either (锂电池
 ends in 电池, which the documents have in 钒电池; 电解铝 ends in nothing they have), or such a noun among the nouns
-before that word (林业 in 林业碳汇项目, whose 碳 and 汇 the documents have). Place names are no kind (a province's
-policy covers its cities whether it names them or not).
+before that word (林业 in 林业碳汇项目, whose 碳 and 汇 the documents have), or such a noun coordinated with the
+phrase before the head (多晶硅 in 多晶硅、光伏硅料产业: kinds joined by 、 share the head). Place names are no
+kind (a province's policy covers its cities whether it names them or not).
 
 A province is another matter: a province's policy does not cover another province. When every document's title
 names a province (四川省…), a question about a province that no title names and no clause mentions ("内蒙古包头
@@ -55,17 +56,17 @@ def unmentioned_kinds(words: Sequence[str], tokenizer: Tokenizer, corpus_text: s
     (`corpus_text`: every clause's text and headings) never use; () when it names none."""
     found: list[str] = []
     for i, w in enumerate(words):
+        # `at`: the position of the word that holds the modifier.
         if w in CATEGORY_HEADS:                      # 石墨 / 矿, 电解铝 / 企业
-            modifier = words[i - 1] if i else ""
-            head = w
+            modifier, head, at = (words[i - 1] if i else ""), w, i - 1
         else:                                        # 铀矿, 锑矿: one dictionary word
             head = next((h for h in CATEGORY_HEADS if w.endswith(h) and len(w) > len(h)), "")
-            modifier = w[: -len(head)] if head else ""
+            modifier, at = (w[: -len(head)] if head else ""), i
         if modifier and _foreign(modifier, tokenizer, corpus_text):
             found.append(modifier + head)
             continue
         # Coordinated kinds share the head: 多晶硅 in 多晶硅、光伏硅料产业 is a 产业 too.
-        conjunct = _conjunct(words, i if w in CATEGORY_HEADS else i + 1) if head else ""
+        conjunct = _conjunct(words, at + 1) if head else ""
         if conjunct and _foreign(conjunct, tokenizer, corpus_text):
             found.append(conjunct + head)
             continue
@@ -73,7 +74,7 @@ def unmentioned_kinds(words: Sequence[str], tokenizer: Tokenizer, corpus_text: s
             continue
         # The nouns before a modifier the documents use name the kind too: 林业 in 林业 / 碳 / 汇 / 项目, 风电 in
         # 风电 / 装备 / 产业 (海上 is no noun).
-        j = i - 1 if w in CATEGORY_HEADS else i
+        j = at
         run: list[str] = []
         while j > 0 and _noun(words[j - 1]) and words[j - 1] not in CATEGORY_HEADS:
             j -= 1
