@@ -2,7 +2,9 @@
 
 Needs Debian's chromium at /usr/bin/chromium (scripts/install-browser.sh installs it; Playwright's
 own browser download is not used). The tests share one app and one page and run in file order:
-chat, search, hostile input, browse. Each tab is saved to docs/screenshots/.
+chat, search, hostile input, browse. Each tab is saved as a screenshot: to a temporary folder, or to
+the folder RAG_SCREENSHOTS names (`RAG_SCREENSHOTS=docs/screenshots` refreshes the README's pictures; a plain
+test run leaves the checkout unchanged).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402  (on
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -63,8 +64,16 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots go (RAG_SCREENSHOTS, relative to the project root, or a temporary folder)."""
+    named = os.environ.get("RAG_SCREENSHOTS")
+    folder = ROOT / named if named else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
 def browser(app: AppUnderTest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
@@ -82,7 +91,8 @@ def browser(app: AppUnderTest, tmp_path_factory: pytest.TempPathFactory) -> Iter
             context.close()
 
 
-def test_chat_answers_with_a_citation_and_the_clause_text(browser: Browser, app: AppUnderTest) -> None:
+def test_chat_answers_with_a_citation_and_the_clause_text(browser: Browser, app: AppUnderTest,
+                                                           shots: Path) -> None:
     page = browser.page
     page.get_by_role("tab", name="问答").click()
     page.fill("#chat-input textarea", "钒电池储能有什么支持政策？")
@@ -94,7 +104,7 @@ def test_chat_answers_with_a_citation_and_the_clause_text(browser: Browser, app:
     evidence = page.inner_text("#evidence")
     assert "[1]" in evidence and "钒电池储能" in evidence and "大力发展钒钛" in evidence  # clause text in full
     assert page.locator("#evidence mark").count() > 0
-    page.screenshot(path=str(SHOTS / "chat.png"), full_page=True)
+    page.screenshot(path=str(shots / "chat.png"), full_page=True)
 
     page.get_by_role("button", name="赞").last.click()
     page.wait_for_selector("#chat-status .app-info")
@@ -102,7 +112,7 @@ def test_chat_answers_with_a_citation_and_the_clause_text(browser: Browser, app:
     assert entry["vote"] == "up" and entry["question"] == "钒电池储能有什么支持政策？"
 
 
-def test_search_by_clause_number_puts_that_clause_first(browser: Browser) -> None:
+def test_search_by_clause_number_puts_that_clause_first(browser: Browser, shots: Path) -> None:
     page = browser.page
     page.get_by_role("tab", name="条款检索").click()
     assert "输入关键词、问题或条款编号" in page.inner_text("#search-results")  # the empty state
@@ -112,7 +122,7 @@ def test_search_by_clause_number_puts_that_clause_first(browser: Browser) -> Non
     first = page.locator("#search-results .hit").first
     assert first.locator(".citation").inner_text() == "《指南》第三章第二节（二）"
     assert first.locator(".cite-copy").inner_text() == "《指南》第三章第二节（二）"
-    page.screenshot(path=str(SHOTS / "search.png"), full_page=True)
+    page.screenshot(path=str(shots / "search.png"), full_page=True)
 
 
 def test_hostile_input_is_shown_as_text_and_never_runs(browser: Browser) -> None:
@@ -136,7 +146,7 @@ def test_hostile_input_is_shown_as_text_and_never_runs(browser: Browser) -> None
     assert browser.dialogs == []
 
 
-def test_browse_a_document_and_open_a_clause(browser: Browser) -> None:
+def test_browse_a_document_and_open_a_clause(browser: Browser, shots: Path) -> None:
     page = browser.page
     page.get_by_role("tab", name="文件浏览").click()
     assert "川办发〔2025〕26号" in page.inner_text("#browse-meta")
@@ -153,5 +163,5 @@ def test_browse_a_document_and_open_a_clause(browser: Browser) -> None:
     text = page.inner_text("#browse-clause")
     assert "《指南》第三章第二节（二）" in text and "钒电池储能示范项目" in text
     expect(page.get_by_role("option")).to_have_count(0)  # the list has closed: a clean screenshot
-    page.screenshot(path=str(SHOTS / "browse.png"), full_page=True)
+    page.screenshot(path=str(shots / "browse.png"), full_page=True)
     assert browser.dialogs == []
