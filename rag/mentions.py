@@ -12,6 +12,10 @@ before that word (林业 in 林业碳汇项目, whose 碳 and 汇 the documents 
 phrase before the head (多晶硅 in 多晶硅、光伏硅料产业: kinds joined by 、 share the head). Place names are no
 kind (a province's policy covers its cities whether it names them or not).
 
+A chemical element is a kind too, named by one character (ELEMENTS): a mining or materials policy names the
+elements it covers (钒, 钛, 锂, 稀土's 镧 or 铈 when it goes into detail), and a question on one it never writes
+anywhere ("铌、钽这类稀有金属…", "镨钕氧化物…", "硅锰合金…") is outside it, whatever word jieba makes of it.
+
 A province is another matter: a province's policy does not cover another province. When every document's title
 names a province (四川省…), a question about a province that no title names and no clause mentions ("内蒙古包头
 那边对稀土企业有哪些扶持措施") is outside them, however close their clauses on 稀土企业 are. So is a city of such a
@@ -34,12 +38,21 @@ from .tokenize import STOPWORDS, Tokenizer, word_tag
 CATEGORY_HEADS = tuple(sorted(
     "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区".split(), key=len, reverse=True))
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
+# The chemical elements' one-character names, less those that also write everyday words a question may use without
+# meaning the element (金 资金, 银 银行, 铁 地铁, 铜 铜仁, 锡 无锡, 铅 铅笔) and the non-metals that name processes,
+# compounds and concepts as often as elements (氢 氢能, 碳 低碳, 氧 氧化, 氮, 氟, 氯, 硫, 磷, 碘).
+ELEMENTS = frozenset(
+    "氦锂铍硼氖钠镁铝硅氩钾钙钪钛钒铬锰钴镍锌镓锗砷硒溴氪铷锶钇锆铌钼锝钌铑钯镉铟锑碲氙铯钡镧铈镨钕钷钐铕钆铽镝"
+    "钬铒铥镱镥铪钽钨铼锇铱铂汞铊铋钋砹氡钫镭锕钍镤铀镎钚镅锔锫锎锿镄钔锘铹")
 # The 34 provincial-level divisions, by the short names questions use.
 PROVINCES = tuple(
     "北京 天津 河北 山西 内蒙古 辽宁 吉林 黑龙江 上海 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 广西 海南 重庆 "
     "四川 贵州 云南 西藏 陕西 甘肃 青海 宁夏 新疆 香港 澳门 台湾".split())
 _DIVISION = re.compile(r"(?:省|市|(?:壮族|回族|维吾尔)?自治区|特别行政区)$")
 # A prefecture's name less its suffix and the peoples an autonomous prefecture names (西双版纳傣族自治州 -> 西双版纳).
+_ELEMENT_RUN = re.compile(f"[{''.join(sorted(ELEMENTS))}]+")
+# A question on the role a place is given: "…布局里是什么定位", "给泸州派了什么任务", "承担哪些分工".
+_ROLE = re.compile(r"定位|布局|分工|角色|(?:派|分配|安排)了?(?:什么|哪些|啥)?任务|承担(?:什么|哪些|啥)")
 _PREFECTURE = re.compile(r"(?:市|地区|盟|(?:(?:哈尼|景颇|傈僳|朝鲜|布依|土家|蒙古|柯尔克孜|哈萨克"
                          r"|[彝壮苗回傣藏白羌侗])族?)+自治州)$")
 
@@ -48,7 +61,16 @@ def unmentioned(question: str, tokenizer: Tokenizer, titles: Sequence[str], corp
     """The kinds and places (unmentioned_places) the question names that the documents never mention, the question
     cut once."""
     words = tokenizer.words(question)
-    return unmentioned_kinds(words, tokenizer, corpus_text) + unmentioned_places(words, titles, corpus_text)
+    kinds = unmentioned_kinds(words, tokenizer, corpus_text)
+    elements = tuple(e for e in unmentioned_elements(question, corpus_text) if not any(e in k for k in kinds))
+    return kinds + elements + unmentioned_places(words, titles, corpus_text)
+
+
+def unmentioned_elements(question: str, corpus_text: str) -> tuple[str, ...]:
+    """The chemical elements (ELEMENTS) the question names that the documents never write, in order, each once; a run
+    of element names written together (镨钕, 硅锰) is named whole when one of them is missing."""
+    return tuple(dict.fromkeys(m.group() for m in _ELEMENT_RUN.finditer(question)
+                               if any(c not in corpus_text for c in m.group())))
 
 
 def unmentioned_kinds(words: Sequence[str], tokenizer: Tokenizer, corpus_text: str) -> tuple[str, ...]:
@@ -115,14 +137,17 @@ def _noun(word: str) -> bool:
 def unmentioned_places(words: Sequence[str], titles: Sequence[str], corpus_text: str) -> tuple[str, ...]:
     """The provinces, and the cities of other provinces, that a question (its jieba `words`: 川西藏区 names no
     西藏) names and the documents never mention, when each document's title names a province; () otherwise.
-    A city of the documents' own province is no such place: their policy covers it, named or not."""
+    A city of the documents' own province is no such place, since their policy covers it, named or not, unless the
+    question asks what role the documents give the city ("广元在…产业布局里是什么定位？"): a layout that assigns
+    roles names the places it assigns them to."""
     if not titles or not all(any(p in t for p in PROVINCES) for t in titles):
         return ()
     named = (_DIVISION.sub("", w) for w in words)
     cities = prefectures()
+    role = _ROLE.search("".join(words)) is not None
     return tuple(dict.fromkeys(
         w for w in named if w not in corpus_text
-        and (w in PROVINCES or (w in cities and not any(cities[w] in t for t in titles)))))
+        and (w in PROVINCES or (w in cities and (role or not any(cities[w] in t for t in titles))))))
 
 
 @functools.cache

@@ -7,7 +7,7 @@ import pytest
 
 from rag.answer import Weights
 from rag.ask import Asker
-from rag.mentions import unmentioned_kinds, unmentioned_places
+from rag.mentions import unmentioned, unmentioned_elements, unmentioned_kinds, unmentioned_places
 from rag.runtime import Runtime
 
 
@@ -62,6 +62,32 @@ def test_a_question_about_such_a_kind_abstains_and_says_which(asker: Asker) -> N
     assert not asker.ask("稀土矿的探矿权到期了怎么续？").abstained
 
 
+@pytest.mark.parametrize(("question", "elements"), [
+    ("铌、钽这类稀有金属有没有专门部署？", ("铌", "钽")),
+    ("镨钕氧化物价格波动大，省里会发指导价吗？", ("镨钕",)),  # written together: named together
+    ("硅锰合金企业有什么扶持？", ("硅锰",)),                # 锰 is in the documents, 硅 is not
+    ("锰矿和硅料有什么支持？", ("硅",)),
+    ("钒钛磁铁矿伴生的钴、镍怎么综合利用？", ()),           # every element named is the documents'
+    ("能拿探矿权去银行贷款吗？", ()),                       # 银 writes 银行: no element of the list
+    ("低碳冶金和氢能有什么支持？", ()),                     # 碳 and 氢 name concepts as often: not listed
+])
+def test_an_element_the_documents_never_write_is_found(weights: Weights, question: str,
+                                                       elements: tuple[str, ...]) -> None:
+    assert unmentioned_elements(question, weights.corpus_text) == elements
+
+
+def test_an_element_inside_a_kind_already_found_is_not_named_twice(runtime: Runtime, weights: Weights) -> None:
+    # 多晶硅产业 is the kind; its 硅 adds nothing to what the abstention says.
+    assert unmentioned("指南对多晶硅、光伏硅料产业有什么布局？", runtime.index.tokenizer, weights.titles,
+                       weights.corpus_text) == ("多晶硅产业",)
+
+
+def test_a_question_about_such_an_element_abstains_and_says_which(asker: Asker) -> None:
+    a = asker.ask("铌、钽这类稀有金属，四川这轮找矿突破里有没有专门部署？")
+    assert a.abstained and a.text.startswith("现有文件中没有找到关于这个问题的规定：文件中没有提到“铌”、“钽”。")
+    assert not asker.ask("钒、钛这类战略金属，四川这轮找矿突破里有没有专门部署？").abstained
+
+
 @pytest.mark.parametrize(("question", "provinces"), [
     ("广东省的钒电池储能项目有补贴吗？", ("广东",)),
     ("新疆维吾尔自治区的稀土企业有什么扶持措施？", ("新疆",)),
@@ -72,6 +98,9 @@ def test_a_question_about_such_a_kind_abstains_and_says_which(asker: Asker) -> N
     ("赣州市对稀土冶炼有什么要求？", ("赣州",)),
     ("西双版纳的企业能来四川开矿吗？", ("西双版纳",)),     # 西双版纳傣族自治州
     ("广元的企业能申请探矿权抵押融资吗？", ()),            # a city of the province the documents never name
+    ("广元在钒钛钢铁和稀土产业布局里是什么定位？", ("广元",)),  # …unless asked what role the documents give it
+    ("指南的产业布局里给泸州派了什么任务没有？", ("泸州",)),
+    ("攀枝花在产业布局里是什么定位？", ()),                # named by the documents
     ("凉山州的稀土矿怎么整合？", ()),                        # named by the documents
 ])
 def test_a_province_or_another_provinces_city_outside_the_documents_is_found(runtime: Runtime, weights: Weights, question: str,
