@@ -34,9 +34,9 @@ from gb2260.data import data as gb2260_data
 
 from .tokenize import STOPWORDS, Tokenizer, word_tag
 
-# Words that name a category of which industrial policy lists kinds (X矿, X产业, X企业 …).
+# Words that name a category of which industrial policy lists kinds (X矿, X产业, X企业, X砂 …).
 CATEGORY_HEADS = tuple(sorted(
-    "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区".split(), key=len, reverse=True))
+    "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区 砂".split(), key=len, reverse=True))
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 # The chemical elements' one-character names, less those that also write everyday words a question may use without
 # meaning the element (金 资金, 银 银行, 铁 地铁, 铜 铜仁, 锡 无锡, 铅 铅笔) and the non-metals that name processes,

@@ -21,6 +21,7 @@ def weights(asker: Asker) -> Weights:
     ("铀矿勘查有什么规定？", ("铀矿",)),                 # one dictionary word that ends in a head
     ("电解铝企业能不能享受电价支持？", ("电解铝企业",)),   # 电解 is in the documents, 电解铝 and its head are not
     ("水泥厂要做超低排放改造吗？", ("水泥厂",)),
+    ("高纯石英砂算不算这轮找矿突破的重点矿种？", ("石英砂",)),  # X砂 is a kind of mineral product
     ("多晶硅项目和电解铝项目有什么支持？", ("多晶硅项目", "电解铝项目")),
     # The documents have 装备 and 碳, not the nouns before them that name the kind.
     ("海上风电装备产业怎么发展？", ("风电装备产业",)),
