@@ -65,10 +65,12 @@ class AnswerKind:
 
 
 KINDS = (
-    # A figure or a date (not "哪几个", "这几年", "几年前", "好几家", "十几个", "几家企业能不能…").
+    # A figure or a date (not "哪几个", "这几年", "几年前", "投产几年以后", "好几家", "十几个", "几家企业能不能…", nor a
+    # few of something after a pronoun or a preposition: "我们几家企业想抱团", "把几个厂连起来", "跟几所大学").
     AnswerKind.of(
         "figure", "具体数字或日期",
-        r"多少|多大|多长|多高|多久|(?<![哪这那近前头后好十])(?<!^)几[个项年次家种成位名倍亿万千百十](?!月?[前来后])|百分之几|哪一?年|何时"
+        r"多少|多大|多长|多高|多久|(?<![哪这那近前头后好十们把将跟和与同])(?<!^)几[个项年次家种成位名倍亿万千百十]"
+        r"(?!月?[以之]?[前来后])|百分之几|哪一?年|何时"
         r"|什么时候|哪一?天|截止[到至]?哪|什么日期|(?:什么|多大|哪个)比例"
         # A rate, term or quota asked about ("利率有什么规定", a keyword query "领取期限"), not one named as the
         # topic of a yes/no question ("等期限到了还能续吗", "会不会占掉用能额度？").

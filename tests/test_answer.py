@@ -161,6 +161,11 @@ def test_abstention_rules() -> None:
     ("好几家企业都从国外买矿石，政府会组织大家一起谈价吗？", ()),  # 好几家: several, not how many
     ("一个月电费就好几百万，有没有降电费的办法？", ()),
     ("十几家小矿山要不要整合？", ()),
+    ("我们几家做钒钛的企业想抱团，省里支持吗？", ()),          # a few of them, after a pronoun
+    ("想把几个厂连起来协同生产，有这种提法吗？", ()),            # …after a preposition
+    ("投产几年以后还会不会再评估一次？", ()),                   # 几年以后 says when
+    ("探矿权几年要续一次？", ("figure",)),                       # still asked
+    ("这个基地有几个？", ("figure",)),
     ("矿业权出让收益按几比几分成？", ("figure",)),
     ("探矿权抵押贷款的利率和贷款期限有什么规定？", ("figure",)),
     ("失业保险金 领取期限", ("figure",)),                   # a keyword query for a term
