@@ -8,11 +8,11 @@ only as "可能相关".
 
 Abstention looks at what the question asks for and at how well the best clauses cover its topic,
 because dense cosine alone does not separate in-corpus from off-topic questions
-(notes/embedding-model.md). A question that asks for a figure, a procedure, an office, conditions
-or a subsidy (KINDS) needs a topic sentence that gives one. Otherwise the composer weighs how much of the
-question's vocabulary the best clause contains (IDF over the indexed chunks; a word the corpus never
-uses weighs most) and the dense cosine of the best clause. The thresholds are calibrated on the QA
-set's unanswerable questions (evaluation/tune.py).
+(notes/embedding-model.md). A question that asks for a figure, a procedure, an office, conditions,
+how a price or share is set, or a subsidy (KINDS) needs a topic sentence that gives one. Otherwise the
+composer weighs how much of the question's vocabulary the best clause contains (IDF over the indexed
+chunks; a word the corpus never uses weighs most) and the dense cosine of the best clause. The thresholds
+are calibrated on the QA set's unanswerable questions (evaluation/tune.py).
 """
 
 from __future__ import annotations
@@ -108,6 +108,13 @@ KINDS = (
         r"(?:什么|哪些|啥|哪几项?)(?:条件|资格|资质|门槛)|(?:满足|达到|符合|具备)(?:什么|哪些|啥|哪几项?|怎样的?)[^，。？?]{0,6}(?:条件|标准|资格|资质)"
         r"|(?:申报|申请|办理|准入|认定|评定|评价|评选|入选|验收|享受)的?\s*(?:条件|资格|标准)|按什么标准",
         r"条件|资格|资质|具备|不低于|不少于|门槛"),
+    # How a price, share or score is worked out ("起始价是怎么定的", "收益怎么分", "方案比选按什么打分"): a sentence
+    # that names the mechanism ("探索分段设置保证金") does not say how its figures are set.
+    AnswerKind.of(
+        "method", "具体的确定或计算办法",
+        r"(?:怎么|如何|怎样|咋)(?:确定|定|计算|核定|分配|分|打分|评分)(?:的|出来)?(?=[？?，,。；\s]|$)"
+        r"|按什么(?:方法|办法|公式|标准)?(?:打分|评分|计算|确定|分配)",
+        r"确定|核定|计算|公式|评分|打分|权重|系数|(?:按照?|依照?|根据)[^，。；]{1,16}(?:方式|办法|比例|标准)"),
     # A specific benefit: a subsidy, an award, a tax break. Asked for only when nothing more specific is
     # (a figure, a procedure…): "能补贴多少钱" needs the figure, not just a sentence that names a 补贴.
     AnswerKind.of(
@@ -293,8 +300,8 @@ def abstention_reason(ev: Evidence, params: AnswerParams) -> str:
     - the question names a kind of thing (石墨矿, 电解铝企业), or a province outside the documents' own or one of
       its cities (内蒙古, 包头), that the documents never mention (rag/mentions.py);
     - the question names a figure, a year (2030) or a plan period ("十五五") that none of the best clauses contains;
-    - it asks for kinds of answer (a figure or date, a procedure, an office, conditions, a subsidy; KINDS), and
-      for one of them no sentence that carries it matches the question's topic nearly as well as the best
+    - it asks for kinds of answer (a figure or date, a procedure, an office, conditions, a method, a subsidy;
+      KINDS), and for one of them no sentence that carries it matches the question's topic nearly as well as the best
       sentence does, or holds even the minimum share of its topic asked of any answer (the documents speak
       of the topic but do not give what is asked: lacking_kinds);
     - the best clauses hold little of its topic and are not close in meaning either.

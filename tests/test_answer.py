@@ -161,6 +161,11 @@ def test_abstention_rules() -> None:
     ("好几家企业都从国外买矿石，政府会组织大家一起谈价吗？", ()),  # 好几家: several, not how many
     ("一个月电费就好几百万，有没有降电费的办法？", ()),
     ("十几家小矿山要不要整合？", ()),
+    ("页岩气区块挂牌出让的起始价是怎么定的？", ("method",)),
+    ("方案比选按什么打分？", ("method",)),
+    ("找到矿以后收益怎么分？", ("method",)),
+    ("之前垫进去的调查费用怎么算？", ()),                       # colloquial: how it is dealt with
+    ("攀西试验区怎么定位？", ()),
     ("我们几家做钒钛的企业想抱团，省里支持吗？", ()),          # a few of them, after a pronoun
     ("想把几个厂连起来协同生产，有这种提法吗？", ()),            # …after a preposition
     ("投产几年以后还会不会再评估一次？", ()),                   # 几年以后 says when
@@ -273,6 +278,21 @@ def test_a_sentence_that_names_conditions_without_stating_them_gives_none() -> N
     assert not carries(conditions, "对符合条件的省属重点企业依法补充资本金。", terms)
     assert not carries(conditions, "支持符合相关要求的项目纳入省重点项目清单。", terms)
     assert carries(conditions, "申请补充资本金的企业应具备年营业收入不低于5亿元等条件。", terms)
+
+
+def test_a_sentence_that_names_a_mechanism_does_not_say_how_its_figures_are_set() -> None:
+    method = asked_kinds("最高报价怎么定？")
+    terms = ["最高报价"]
+    assert [k.name for k in method] == ["method"]
+    assert not carries(method, "在挂牌出让环节，探索分段设置保证金、熔断报价增加保证金机制。", terms)
+    assert not carries(method, "探索“限定最高报价+方案比选”等竞争性方式出让矿业权。", terms)
+    assert carries(method, "其前期成本应当按照出让公告载明的方式处理。", terms)
+    assert carries(method, "最高报价由出让机关根据评估结果确定。", terms)
+
+
+def test_a_question_on_how_a_price_is_set_abstains_when_the_clause_names_only_the_mechanism(asker: Asker) -> None:
+    a = asker.ask("页岩气区块挂牌出让的起始价是怎么定的？")
+    assert a.abstained and "没有给出具体的确定或计算办法" in a.text
 
 
 def test_a_benefit_the_documents_give_is_answered(asker: Asker) -> None:
