@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from .answer import Answer, AnswerParams, Weights, compose_answer
 from .dialogue import Turn, resolve_followup
 from .generate import LLMConfig, generate_with_fallback
-from .retrieve import RetrievalParams, search
+from .retrieve import RetrievalParams, clean_query, search
 from .runtime import Runtime
 
 
@@ -35,7 +35,7 @@ class Asker:
         (Turn.after(answer): the question as understood, so that follow-ups can chain, and the clause cited
         first, so that "下一条" can step from it); a plain string stands for a question alone."""
         rt = self.runtime
-        resolved = resolve_followup(question, history, rt.index, rt.embedder)
+        resolved = resolve_followup(clean_query(question), history, rt.index, rt.embedder)
         hits = search(rt.index, rt.embedder, resolved, k=self.settings.k, doc=doc, params=self.settings.retrieval)
         answer = compose_answer(resolved, hits, self.weights, self.settings.answer)
         answer = replace(answer, question=question, resolved_question=resolved, retrieved=tuple(hits))

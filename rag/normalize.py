@@ -300,7 +300,8 @@ def _sub(text: str, origin: list[int], pattern: re.Pattern[str], repl: _Repl, ru
 
 
 _FFFD = re.compile("\ufffd+")
-_FW_ALNUM = re.compile("[Ａ-Ｚａ-ｚ０-９]+")
+# Full-width letters and digits, and a full-width decimal point or percent sign after a digit ("７５．３４％").
+_FW_ALNUM = re.compile("[Ａ-Ｚａ-ｚ０-９]+|(?<=[0-9０-９])[．％]")
 _STRAY_EN = re.compile(f"(?<=[{CJK}]) *\\b(and|or|AND|OR)\\b *(?=[{CJK}])")
 _STRAY_MAP = {"and": "和", "or": "或"}
 _PAREN_PAIR = re.compile(r"\(([^()（）\n]{0,60})\)")
@@ -311,6 +312,16 @@ _HALF_TO_FULL = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
 _SPACES = re.compile(f"(?<=[{CJK}{FW_PUNCT}₀-₉])[ \t\u3000\xa0]+|[ \t\u3000\xa0]+(?=[{CJK}{FW_PUNCT}])")
 _HEADING_SPACE = re.compile(r"^第[零〇一二两三四五六七八九十百千\d]+[编章节条]$")
 _MULTI_SPACE = re.compile(r"[ \t\u3000\xa0]{2,}")
+
+
+def _ascii(m: re.Match[str]) -> str:
+    return unicodedata.normalize("NFKC", m.group(0))
+
+
+def fold_width(text: str) -> str:
+    """Full-width letters and digits as ASCII ("２０３０年" -> "2030年", "７５．３４％" -> "75.34%"), as the
+    documents are cleaned: a question typed in an input method's full-width mode must match them."""
+    return _FW_ALNUM.sub(_ascii, text)
 
 
 def _paren(m: re.Match[str]) -> str:
@@ -335,9 +346,7 @@ def _clean_chars(text: str, origin: list[int], line: int,
                  edits: list[Edit]) -> tuple[str, list[int]]:
     """Apply the character rules, in order, to one paragraph."""
     text, origin = _sub(text, origin, _FFFD, lambda m: "", "replacement-character", line, edits)
-    text, origin = _sub(text, origin, _FW_ALNUM,
-                        lambda m: unicodedata.normalize("NFKC", m.group(0)),
-                        "full-width-alphanumeric", line, edits)
+    text, origin = _sub(text, origin, _FW_ALNUM, _ascii, "full-width-alphanumeric", line, edits)
     text, origin = _sub(text, origin, _STRAY_EN, lambda m: _STRAY_MAP[m.group(1).lower()],
                         "stray-english-connective", line, edits)
     text, origin = _sub(text, origin, _PAREN_PAIR, _paren, "punctuation-width", line, edits)

@@ -25,6 +25,7 @@ from .clauses import Clause, SubUnit
 from .embed import Embedder
 from .errors import QueryError
 from .index import ClauseIndex
+from .normalize import fold_width
 
 MAX_QUERY_CHARS = 500
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
@@ -71,8 +72,9 @@ class Hit:
 
 
 def clean_query(query: str) -> str:
-    """Strip control characters and surrounding space; refuse what cannot be searched."""
-    q = _CONTROL.sub(" ", unicodedata.normalize("NFC", query or "")).strip()
+    """Strip control characters and surrounding space, fold full-width letters and digits to ASCII as the
+    documents are (normalize.fold_width); refuse what cannot be searched."""
+    q = fold_width(_CONTROL.sub(" ", unicodedata.normalize("NFC", query or ""))).strip()
     if not q:
         raise QueryError("查询为空：请输入问题或关键词")
     if len(q) > MAX_QUERY_CHARS:

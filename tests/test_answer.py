@@ -380,3 +380,16 @@ def test_a_question_across_documents_cites_each_documents_best_clause(asker: Ask
     assert [h.clause.doc_id for h in both.citations] == ["sichuan-mining-opinions-2025", "sichuan-vti-re-guide"]
     one = asker.ask("尾矿和低品位矿的综合利用有什么要求")
     assert [h.clause.doc_id for h in one.citations] == ["sichuan-mining-opinions-2025"]
+
+
+@pytest.mark.parametrize(("full", "half"), [
+    ("２０３０年找矿要达到什么目标？", "2030年找矿要达到什么目标？"),
+    ("钛资源量占全国的７５．３４％吗？", "钛资源量占全国的75.34%吗？"),
+    ("若干意见第１５条", "若干意见第15条"),
+])
+def test_a_question_typed_in_full_width_is_answered_as_in_half_width(asker: Asker, full: str, half: str) -> None:
+    a, b = asker.ask(full), asker.ask(half)
+    assert not a.abstained and a.question == full
+    assert [h.clause.clause_id for h in a.citations] == [h.clause.clause_id for h in b.citations]
+    assert a.text == b.text
+

@@ -156,6 +156,12 @@ def test_keyword_search_lists_ranked_highlighted_copyable_results(runtime: Runti
     assert " › " in page  # the path
 
 
+def test_a_full_width_query_finds_and_highlights_the_documents_half_width_figures(runtime: Runtime) -> None:
+    page = h.search_html(runtime, "钛资源量 ７５．３４％")
+    assert CITATION.findall(page)[0] == "《指南》第一章第一节（一）"
+    assert "<mark>75.34%</mark>" in page
+
+
 def test_the_documents_words_that_stood_in_for_the_querys_are_said_and_highlighted(runtime: Runtime) -> None:
     page = h.search_html(runtime, "探矿权 银行 贷款")
     assert "同时按文件的近义用语检索：“银行”→“金融机构”" in page and "<mark>金融机构</mark>" in page

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.normalize import normalize
+from rag.normalize import fold_width, normalize
 
 
 def body(raw: str, title: str = "标题") -> list[str]:
@@ -92,6 +92,14 @@ def test_chemical_subscripts_survive() -> None:
 
 def test_full_width_letters_and_digits_become_ascii() -> None:
     assert body("（一）目标。到２０２５年，ＡＩ应用普及。") == ["（一）目标。到2025年，AI应用普及。"]
+
+
+def test_full_width_decimal_point_and_percent_after_a_digit_become_ascii() -> None:
+    assert body("（一）占比。占全国的７５．３４％。") == ["（一）占比。占全国的75.34%。"]
+
+
+def test_a_query_is_folded_as_the_documents_are() -> None:
+    assert fold_width("２０３０年ＰＭ２．５占７５．３４％（二）第３章，") == "2030年PM2.5占75.34%（二）第3章，"
 
 
 def test_heading_keeps_one_space_between_number_and_title() -> None:
