@@ -24,16 +24,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .citations import Reference, mentioned_documents, missing, parse_reference
+from .citations import Reference, mentioned_documents, missing, parse_reference, without_document_names
 from .clauses import Clause, SubUnit
 from .index import ClauseIndex
 from .mentions import unmentioned
 from .retrieve import Hit
-from .tokenize import STOPWORDS, function_word, topic_word
+from .tokenize import STOPWORDS, fold_subscripts, function_word, topic_word
 
 _SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")
 # Figures and five-year-plan periods ("十四五"): a question that names one is answered only from a clause that has it.
-_NUMBER = re.compile(r"\d+(?:\.\d+)?|十[一二三四五六七八九]五")
+# A code with digits (V2O5, PM2.5, AS9100) counts whole, and the documents' subscripts (V₂O₅) as digits.
+_NUMBER = re.compile(r"[A-Za-z]*\d+(?:\.\d+)?(?:[A-Za-z]+\d*)*|十[一二三四五六七八九]五")
 
 
 @dataclass(frozen=True)
@@ -246,14 +247,14 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
     sentences = [(" ".join(h.clause.path), sent) for h in top for sent in _sentences(h.clause.text)]
     asked = asked_kinds(question)
     support = [(weights.coverage(terms, weights.tokens(path + " " + sent)), sent) for path, sent in sentences]
-    numbers = _NUMBER.findall(question)
+    numbers = [n.lower() for n in _NUMBER.findall(without_document_names(question, weights.index.corpus.documents))]
     return Evidence(
         coverage=round(cov, 4), dense=round(max(h.dense for h in top), 4), routed=hits[0].via == "clause-number",
         asks=tuple(k.name for k in asked),
         sentence_support=round(max((c for c, _ in support), default=0.0), 4),
         kind_support=tuple(round(max((c for c, sent in support if carries((k,), sent, terms)), default=0.0), 4)
                            for k in asked),
-        numbers_found=all(any(n in h.clause.text for h in top) for n in numbers),
+        numbers_found=all(any(n in fold_subscripts(h.clause.text).lower() for h in top) for n in numbers),
         unmentioned=unmentioned(question, weights.index.tokenizer, weights.titles, weights.corpus_text),
     )
 

@@ -205,12 +205,21 @@ def _doc_hint(text: str, documents: Sequence[Document]) -> str:
 
 def mentioned_documents(query: str, documents: Sequence[Document]) -> list[Document]:
     """Documents a question names in passing: "指南有没有…", "这份若干意见…", a 文号."""
-    found = []
-    for d in documents:
-        names = [d.meta.short_title.strip("《》"), d.meta.title, d.doc_number]
-        if any(len(n) >= 2 and n in query for n in names if n):
-            found.append(d)
-    return found
+    return [d for d in documents if any(n in query for n in _mention_names(d))]
+
+
+def without_document_names(query: str, documents: Sequence[Document]) -> str:
+    """The query with the names of documents it mentions (title, short title, 文号) blanked out: they say which
+    document is meant, not what is asked ("川办发〔2025〕26号对探矿权续期怎么规定" names no figure 2025)."""
+    names = sorted({n for d in documents for n in _mention_names(d)}, key=len, reverse=True)
+    for n in names:
+        query = query.replace(f"《{n}》", " ").replace(n, " ")
+    return query
+
+
+def _mention_names(d: Document) -> tuple[str, ...]:
+    """The names a question may mention a document by: its short title, title and 文号 (two characters or more)."""
+    return tuple(n for n in (d.meta.short_title.strip("《》"), d.meta.title, d.doc_number) if n and len(n) >= 2)
 
 
 def documents_named(hint: str, documents: Sequence[Document]) -> list[Document]:

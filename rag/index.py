@@ -40,7 +40,8 @@ from .errors import IndexMismatch
 from .expand import Vocabulary, corpus_words
 from .tokenize import Tokenizer, mine_terms
 
-FORMAT_VERSION = 4  # 2: BM25 tokens include character bigrams; 3: phrase vectors; 4: vocabulary vectors
+# 2: BM25 tokens include character bigrams; 3: phrase vectors; 4: vocabulary vectors; 5: subscript digits as ASCII
+FORMAT_VERSION = 5
 REBUILD = "请运行 `python -m rag build` 重建索引"
 # Exact search is fast below this many chunks; above it an HNSW graph keeps latency flat.
 HNSW_ABOVE = 20_000

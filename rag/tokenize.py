@@ -25,6 +25,7 @@ import jieba
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _TOKEN_RUN = re.compile(
     r"(?P<num>\d+(?:[.,]\d+)*%?)|(?P<en>[A-Za-z][A-Za-z₀-₉0-9]*)|(?P<cjk>[\u3400-\u4dbf\u4e00-\u9fff]+)")
+_SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 _QUOTED = re.compile(r"[“\"]([\u4e00-\u9fff]{2,8})[”\"]")
 # Function words and question words that carry no topic; single content characters
 # (钒, 钛, 锂, 磷) are kept on purpose.
@@ -83,6 +84,11 @@ def mine_terms(texts: Sequence[str]) -> list[str]:
     for text in texts:
         terms.update(_QUOTED.findall(text))
     return sorted(terms)
+
+
+def fold_subscripts(text: str) -> str:
+    """Subscript digits as ASCII: "V₂O₅" as the documents write it is "V2O5" as users type it."""
+    return text.translate(_SUBSCRIPT_DIGITS)
 
 
 def topic_word(word: str) -> bool:
@@ -169,7 +175,8 @@ class Tokenizer:
                 if num.endswith("%"):
                     out.append(num[:-1])
             elif m.group("en"):
-                out.append(m.group("en").lower())
+                # "V₂O₅" as the documents write it and "V2O5" as users type it are one token.
+                out.append(fold_subscripts(m.group("en").lower()))
             else:
                 run = m.group("cjk")
                 out.extend(w for w in self._jieba.cut_for_search(run, HMM=False) if w not in STOPWORDS)

@@ -393,3 +393,17 @@ def test_a_question_typed_in_full_width_is_answered_as_in_half_width(asker: Aske
     assert [h.clause.clause_id for h in a.citations] == [h.clause.clause_id for h in b.citations]
     assert a.text == b.text
 
+
+def test_a_documents_number_in_a_question_names_the_document_not_a_figure(asker: Asker) -> None:
+    a = asker.ask("川办发〔2025〕26号对探矿权续期怎么规定？")
+    assert not a.abstained
+    assert a.citations[0].clause.citation == "《若干意见》（六）"
+
+
+def test_a_formula_typed_without_subscripts_matches_the_documents(asker: Asker, runtime: Runtime) -> None:
+    assert runtime.index.tokenizer.tokens("V₂O₅") == runtime.index.tokenizer.tokens("V2O5") == ["v2o5"]
+    a = asker.ask("钒矿（V2O5计）资源量占全国多少？")
+    assert not a.abstained and a.citations[0].clause.citation == "《指南》第一章第一节（一）"
+    assert "V₂O₅" in a.text
+    # A code the documents never write counts as a number they do not have.
+    assert asker.ask("做AS9100航空航天质量体系认证，费用能报销多少？").evidence.numbers_found is False  # type: ignore[union-attr]
