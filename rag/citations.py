@@ -208,10 +208,11 @@ def mentioned_documents(query: str, documents: Sequence[Document]) -> list[Docum
     return [d for d in documents if any(n in query for n in _mention_names(d))]
 
 
-def without_document_names(query: str, documents: Sequence[Document]) -> str:
+def without_document_names(query: str, documents: Sequence[Document], short_titles: bool = True) -> str:
     """The query with the names of documents it mentions (title, short title, 文号) blanked out: they say which
-    document is meant, not what is asked ("川办发〔2025〕26号对探矿权续期怎么规定" names no figure 2025)."""
-    names = sorted({n for d in documents for n in _mention_names(d)}, key=len, reverse=True)
+    document is meant, not what is asked ("川办发〔2025〕26号对探矿权续期怎么规定" names no figure 2025).
+    `short_titles` False keeps the short titles (指南, 若干意见) and blanks the full titles and 文号 only."""
+    names = sorted({n for d in documents for n in _mention_names(d)[0 if short_titles else 1:]}, key=len, reverse=True)
     for n in names:
         query = query.replace(f"《{n}》", " ").replace(n, " ")
     return query

@@ -407,3 +407,11 @@ def test_a_formula_typed_without_subscripts_matches_the_documents(asker: Asker, 
     assert "V₂O₅" in a.text
     # A code the documents never write counts as a number they do not have.
     assert asker.ask("做AS9100航空航天质量体系认证，费用能报销多少？").evidence.numbers_found is False  # type: ignore[union-attr]
+
+
+def test_a_documents_full_title_in_a_question_says_where_to_look_not_what_is_asked(asker: Asker) -> None:
+    # The title's words (矿业高质量发展…) are the preamble's too: searched as topic words they outranked the clause.
+    a = asker.ask("四川省人民政府办公厅关于深入推进新一轮找矿突破战略行动促进矿业高质量发展的若干意见中关于探矿权续期的规定")
+    assert a.citations[0].clause.citation == "《若干意见》（六）"
+    b = asker.ask("《四川省钒钛钢铁及稀土产业高质量发展指南》的发展目标是什么")
+    assert b.citations[0].clause.citation == "《指南》第二章第三节"
