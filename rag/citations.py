@@ -24,6 +24,8 @@ _TOKEN = re.compile(
     rf"|(?<![{CN_NUM}])(?P<k6>[{CN_NUM}]{{1,3}})、"
     r"|(?P<pre>序言|前言|引言|导语)"
 )
+# "第十五点", as people call the points of an 意见, is its 第十五条 (the same length, so offsets hold).
+_POINT = re.compile(rf"(第\s*(?:{_N})\s*)点")
 _MAX_NUMBER = 9999  # int_to_cn writes 1..9999
 # Keys that may also name a part inside a clause: 第二条第二款, 第三条第（二）项.
 _PART_CODES = ("para", "it", "sub")
@@ -56,6 +58,7 @@ class Reference:
 
 def parse_reference(query: str, documents: Sequence[Document]) -> Reference | None:
     """Find a clause address in a query, or None when it names no clause."""
+    query = _POINT.sub(r"\g<1>条", query)
     matches = [m for m in _TOKEN.finditer(query) if not _ordinal(query, m)]
     if not matches:
         return None

@@ -30,6 +30,8 @@ from rag.corpus import Corpus
     ("若干意见（五）讲了什么", ["《若干意见》（五）"]),
     ("指南第3章第2节（2）", ["《指南》第三章第二节（二）"]),   # Arabic numerals for the document's Chinese ones
     ("若干意见(15)", ["《若干意见》（十五）"]),
+    ("若干意见第十五点", ["《若干意见》（十五）"]),      # the points of an 意见, as people call them
+    ("若干意见第15点讲了什么", ["《若干意见》（十五）"]),
     ("第三章第二节", ["《指南》第三章第二节（一）", "《指南》第三章第二节（二）", "《指南》第三章第二节（三）"]),
 ])
 def test_references_resolve(corpus: Corpus, query: str, expected: list[str]) -> None:
@@ -56,7 +58,8 @@ def test_queries_without_a_clause_number(corpus: Corpus, query: str) -> None:
     assert parse_reference(query, corpus.documents) is None
 
 
-@pytest.mark.parametrize("query", ["我们建成了第一条钛材生产线，有奖励吗？", "第三项技术攻关由谁牵头", "第一款钒电池产品"])
+@pytest.mark.parametrize("query", ["我们建成了第一条钛材生产线，有奖励吗？", "第三项技术攻关由谁牵头", "第一款钒电池产品",
+                                   "我想提第一点建议"])
 def test_an_ordinal_with_a_classifier_is_no_clause_number(corpus: Corpus, query: str) -> None:
     # 条/项/款 are also classifiers: "第一条生产线" is the first production line, not article one.
     assert parse_reference(query, corpus.documents) is None
