@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from .answer import Answer, AnswerParams, Weights, compose_answer
 from .dialogue import Turn, resolve_followup
+from .docinfo import document_facts_answer
 from .generate import LLMConfig, generate_with_fallback
 from .retrieve import RetrievalParams, clean_query, search
 from .runtime import Runtime
@@ -36,6 +37,9 @@ class Asker:
         first, so that "下一条" can step from it); a plain string stands for a question alone."""
         rt = self.runtime
         resolved = resolve_followup(clean_query(question), history, rt.index, rt.embedder)
+        about_document = document_facts_answer(resolved, rt.corpus.documents)
+        if about_document is not None:  # its 文号, issuer, date or title: no clause holds them (rag/docinfo.py)
+            return replace(about_document, question=question, resolved_question=resolved)
         hits = search(rt.index, rt.embedder, resolved, k=self.settings.k, doc=doc, params=self.settings.retrieval)
         answer = compose_answer(resolved, hits, self.weights, self.settings.answer)
         answer = replace(answer, question=question, resolved_question=resolved, retrieved=tuple(hits))

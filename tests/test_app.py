@@ -77,6 +77,13 @@ def test_abstention_says_so_and_labels_related_clauses(runtime: Runtime, asker: 
     assert "[1]" not in turn.evidence_html and turn.record["citations"] == []
 
 
+def test_an_answer_on_a_documents_own_facts_lists_no_clauses(runtime: Runtime, asker: Asker) -> None:
+    turn = h.answer_turn(runtime, asker, "若干意见是什么时候印发的？")
+    assert md_literal("2025年7月31日") in turn.bot_markdown and "引用条款" not in turn.bot_markdown
+    assert "不属于任何条款" in turn.evidence_html and "引用条款" not in turn.evidence_html
+    assert turn.record["citations"] == []
+
+
 def test_the_evidence_panel_says_what_the_documents_leave_out(runtime: Runtime, asker: Asker) -> None:
     turn = h.answer_turn(runtime, asker, "钒电池储能示范项目归哪个部门管？")
     assert turn.answer.abstained

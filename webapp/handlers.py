@@ -74,7 +74,7 @@ def _bot_markdown(a: Answer) -> str:
     if a.abstained:
         if a.related:  # a.text already names them as 可能相关; say where their text is
             parts.append("（可能相关条款的全文见下方，仅供参考，不是对问题的回答。）")
-    else:
+    elif a.citations:  # an answer on a document's own 文号, issuer or date cites no clause (rag/docinfo.py)
         parts.append("**引用条款：**\n" + "\n".join(md_literal(f"[{i}] {h.clause.citation}")
                                                    for i, h in enumerate(a.citations, start=1)))
         parts.append("（条款全文见下方“引用条款”。）")
@@ -91,7 +91,7 @@ def _evidence_html(a: Answer, terms: Sequence[str]) -> str:
         reason = a.text.split("\n", 1)[0]  # the composer's first line says what the documents leave out
         out.append(box("warn", f"{reason}下面是检索到的最接近的条款，仅供参考，它们不是对问题的回答。"))
         out += [clause_card(h, terms, "可能相关", "非答案") for h in a.related]
-    else:
+    elif a.citations:
         out.append(f'<div class="section-title">引用条款（问题：{esc(a.question)}）</div>')
         out += [clause_card(h, terms, f"[{i}]") for i, h in enumerate(a.citations, start=1)]
     out.append("</div>")
