@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from rag.config import ROOT
 from rag.corpus import Corpus, load_corpus
 from rag.errors import IndexMismatch, QueryError
-from rag.index import build_index, load_index
+from rag.index import FORMAT_VERSION, build_index, load_index
 from rag.retrieve import (
     RetrievalParams,
     _best_per_clause,
@@ -150,11 +150,12 @@ def test_a_file_missing_a_line_even_with_matching_checksums(copy: Path, corpus: 
 
 def test_index_of_an_older_format_names_its_version(copy: Path, corpus: Corpus) -> None:
     meta = json.loads((copy / "meta.json").read_text(encoding="utf-8"))
-    meta["format_version"] = 3
-    del meta["vocab"]  # format 3 had no vocabulary
-    (copy / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    with pytest.raises(IndexMismatch, match=r"索引格式版本 3，当前程序需要 4；请运行 `python -m rag build`"):
-        load_index(copy, corpus, BigramEmbedder())
+    # Format 3 had no vocabulary; the format before this one has every field this one has.
+    for version, fields in ((3, {k: v for k, v in meta.items() if k != "vocab"}), (FORMAT_VERSION - 1, meta)):
+        (copy / "meta.json").write_text(json.dumps({**fields, "format_version": version}), encoding="utf-8")
+        with pytest.raises(IndexMismatch,
+                           match=rf"索引格式版本 {version}，当前程序需要 {FORMAT_VERSION}；请运行 `python -m rag build`"):
+            load_index(copy, corpus, BigramEmbedder())
 
 
 def test_vocabulary_holds_the_corpus_words_with_their_vectors(built: Path, corpus: Corpus) -> None:
