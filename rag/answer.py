@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -342,7 +342,10 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
     if reason:
         return _abstain(question, hits, ev, reason, gap, lacking_kinds(ev, p))
     if ev.routed and ref:
-        return _routed_answer(question, ref, hits, ev, p, weights)
+        routed = _routed_answer(question, ref, hits, ev, p, weights)
+        # Of several addresses ("（十五）和（十九）") the router found some: say which it did not.
+        absent = missing(ref, weights.index.corpus.documents) if ref.siblings else ""
+        return replace(routed, notes=(f"{absent}。",)) if absent else routed
     cited_idx = _cited(question, hits, q_tokens, weights, p)
     asked = _named_kinds(ev.asks)
     lines: list[str] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .clauses import Clause, Document, SubUnit
 from .markers import CN_NUM, KIND_BY_CODE, cn_to_int, int_to_cn
@@ -24,8 +24,10 @@ _TOKEN = re.compile(
     rf"|(?<![{CN_NUM}])(?P<k6>[{CN_NUM}]{{1,3}})、"
     r"|(?P<pre>序言|前言|引言|导语)"
 )
-# "第十五点", as people call the points of an 意见, is its 第十五条 (the same length, so offsets hold).
+# "第十五点", as people call the points of an 意见, is its 第十五条.
 _POINT = re.compile(rf"(第\s*(?:{_N})\s*)点")
+# Two numbers sharing one unit: "第十五至十七条", "第十五、十六条" -> "第十五条至第十七条", "第十五条、第十六条".
+_SHARED_UNIT = re.compile(rf"第\s*({_N})\s*(至|到|和|与|及|、)\s*第?\s*({_N})\s*(编|章|节|条|款|段|部分|项)")
 _MAX_NUMBER = 9999  # int_to_cn writes 1..9999
 # Keys that may also name a part inside a clause: 第二条第二款, 第三条第（二）项.
 _PART_CODES = ("para", "it", "sub")
@@ -54,38 +56,46 @@ class Reference:
     enumeration: int                      # 三是 -> 3; 0 when none
     rest: str                             # the query with the reference and the document name removed
     explicit: bool = False                # it has a 第X章/节/条… or a bracketed （X）, not only 一是 / 2. / 一、
+    # Further addresses named beside the first, same document: "（十五）和（十六）", "第三章第二节（一）到（三）".
+    siblings: tuple[tuple[tuple[str, int], ...], ...] = ()
+
+    def paths(self) -> tuple[tuple[tuple[str, int], ...], ...]:
+        """Every address the reference names, the first one first."""
+        return (self.keys, *self.siblings)
+
+    def alone(self, keys: tuple[tuple[str, int], ...]) -> Reference:
+        """This reference naming only `keys`."""
+        return replace(self, keys=keys, siblings=())
 
 
 def parse_reference(query: str, documents: Sequence[Document]) -> Reference | None:
-    """Find a clause address in a query, or None when it names no clause."""
-    query = _POINT.sub(r"\g<1>条", query)
+    """Find a clause address in a query, or None when it names no clause. Addresses joined by 和/、/至…
+    ("（十五）和（十六）", "第三章第二节（一）到（三）") are siblings of the first, each completed by the levels
+    above it that the one before names; a range names every number in it."""
+    query = _SHARED_UNIT.sub(r"第\1\4\2第\3\4", _POINT.sub(r"\g<1>条", query))
     matches = [m for m in _TOKEN.finditer(query) if not _ordinal(query, m)]
     if not matches:
         return None
-    keys: list[tuple[str, int]] = []
+    paths: list[list[tuple[str, int]]] = [[]]
+    ranges: list[bool] = [False]
     enumeration = 0
-    for m in matches:
+    for i, m in enumerate(matches):
+        if i and paths[-1] and (joint := _JOINT.fullmatch(query, matches[i - 1].end(), m.start())):
+            paths.append([])
+            ranges.append(joint.group("range") is not None)
         try:
-            if m.group("k1"):
-                keys.append((_UNIT_CODE[m.group("u")], cn_to_int(m.group("k1"))))
-            elif m.group("k2"):
-                keys.append(("it", cn_to_int(m.group("k2"))))
-            elif m.group("k3"):
-                keys.append(("sub", int(m.group("k3"))))
-            elif m.group("k4"):
-                keys.append(("n", int(m.group("k4"))))
-            elif m.group("k5"):
-                enumeration = cn_to_int(m.group("k5"))
-            elif m.group("k6"):
-                keys.append(("pt", cn_to_int(m.group("k6"))))
-            elif m.group("pre"):
-                keys.append(("preamble", 1))
+            key = _key(m)
         except ValueError:
             continue
+        if key is None:
+            enumeration = cn_to_int(m.group("k5"))
+        else:
+            paths[-1].append(key)
     # No document numbers anything 0 or past 9999 ("第0条" is a typo, not a clause number).
-    keys = [(code, n) for code, n in keys if 1 <= n <= _MAX_NUMBER]
+    cleaned = [[(code, n) for code, n in keys if 1 <= n <= _MAX_NUMBER] for keys in paths]
     enumeration = enumeration if 1 <= enumeration <= _MAX_NUMBER else 0
-    if not keys:
+    full = _complete([keys for keys in cleaned if keys], [r for keys, r in zip(cleaned, ranges, strict=True) if keys])
+    if not full:
         return None
     first, last = matches[0].start(), matches[-1].end()
     before, after = query[:first], re.sub(r"^\s*[条款项段]", "", query[last:])  # 第（七）项
@@ -95,7 +105,48 @@ def parse_reference(query: str, documents: Sequence[Document]) -> Reference | No
         rest = rest.replace(hint, "")
     rest = _FILLER.sub("", rest)
     explicit = any(m.group("k1") or m.group("k2") or m.group("k3") for m in matches)
-    return Reference(hint, tuple(keys), enumeration, rest, explicit)
+    return Reference(hint, full[0], enumeration, rest, explicit, tuple(full[1:]))
+
+
+# Between two addresses: they are named side by side ("和", "、") or as a range ("至", "到").
+_JOINT = re.compile(r"\s*[条款项段]?\s*(?:(?P<range>至|到|—|－|-|~|～)|和|与|及|以及|、|，|,|或|跟)\s*")
+_MAX_RANGE = 30
+
+
+def _key(m: re.Match[str]) -> tuple[str, int] | None:
+    """The (level, number) a reference token names; None for an enumeration (三是). Raises ValueError on a
+    numeral cn_to_int cannot read."""
+    if m.group("k1"):
+        return _UNIT_CODE[m.group("u")], cn_to_int(m.group("k1"))
+    if m.group("k2"):
+        return "it", cn_to_int(m.group("k2"))
+    if m.group("k3"):
+        return "sub", int(m.group("k3"))
+    if m.group("k4"):
+        return "n", int(m.group("k4"))
+    if m.group("k6"):
+        return "pt", cn_to_int(m.group("k6"))
+    if m.group("pre"):
+        return "preamble", 1
+    return None
+
+
+def _complete(paths: list[list[tuple[str, int]]], ranges: list[bool]) -> list[tuple[tuple[str, int], ...]]:
+    """Each address completed by the levels above it that the address before it names ("第三章第二节（一）到（三）":
+    （三） is 第三章第二节（三）); a range adds every number between its ends."""
+    out: list[tuple[tuple[str, int], ...]] = []
+    for keys, is_range in zip(paths, ranges, strict=True):
+        if out:
+            prev = out[-1]
+            level = next((j for j, (code, _) in enumerate(prev) if code == keys[0][0]), max(0, len(prev) - len(keys)))
+            full = prev[:level] + tuple(keys)
+            if is_range and len(prev) == len(full) and prev[:-1] == full[:-1] and prev[-1][0] == full[-1][0]:
+                code, low, high = full[-1][0], prev[-1][1], full[-1][1]
+                out.extend(full[:-1] + ((code, n),) for n in range(low + 1, min(high, low + _MAX_RANGE)))
+            out.append(full)
+        else:
+            out.append(tuple(keys))
+    return list(dict.fromkeys(out))
 
 
 def _ordinal(query: str, m: re.Match[str]) -> bool:
@@ -248,6 +299,8 @@ def resolve(ref: Reference, documents: Sequence[Document]) -> list[Clause]:
     When nothing matches and the last key can name a part inside a clause ("第二条第二款",
     "第三条（二）"), the clause the other keys name is found if it has that part (`named_part`).
     """
+    if ref.siblings:
+        return list(dict.fromkeys(c for keys in ref.paths() for c in resolve(ref.alone(keys), documents)))
     found = _resolve_keys(ref.keys, ref.doc_hint, documents)
     if found or len(ref.keys) < 2 or ref.keys[-1][0] not in _PART_CODES:
         return found
@@ -256,7 +309,10 @@ def resolve(ref: Reference, documents: Sequence[Document]) -> list[Clause]:
 
 def missing(ref: Reference, documents: Sequence[Document]) -> str:
     """What an explicit reference names that the documents do not have, with what they have instead:
-    "《若干意见》中没有第十九条（《若干意见》共有（一）至（十八））"; "" when it names a clause or is not explicit."""
+    "《若干意见》中没有第十九条（《若干意见》共有（一）至（十八））"; "" when it names a clause or is not explicit.
+    Of several addresses ("（十五）和（十九）"), each that names nothing is said."""
+    if ref.siblings:
+        return "；".join(g for keys in ref.paths() if (g := missing(ref.alone(keys), documents)))
     if not ref.explicit or resolve(ref, documents):
         return ""
     docs = documents_named(ref.doc_hint, documents)

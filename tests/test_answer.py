@@ -415,3 +415,12 @@ def test_a_documents_full_title_in_a_question_says_where_to_look_not_what_is_ask
     assert a.citations[0].clause.citation == "《若干意见》（六）"
     b = asker.ask("《四川省钒钛钢铁及稀土产业高质量发展指南》的发展目标是什么")
     assert b.citations[0].clause.citation == "《指南》第二章第三节"
+
+
+def test_several_named_clauses_are_each_quoted_and_a_missing_one_is_said(asker: Asker) -> None:
+    a = asker.ask("若干意见（十五）和（十六）分别讲了什么？")
+    assert [h.clause.citation for h in a.citations] == ["《若干意见》（十五）", "《若干意见》（十六）"]
+    assert "（十五）的内容如下[1]" in a.text and "（十六）的内容如下[2]" in a.text and not a.notes
+    b = asker.ask("若干意见（十五）和（十九）")
+    assert [h.clause.citation for h in b.citations] == ["《若干意见》（十五）"]
+    assert b.notes == ("《若干意见》中没有（十九）（《若干意见》共有（一）至（十八））。",)

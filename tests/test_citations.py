@@ -40,6 +40,33 @@ def test_references_resolve(corpus: Corpus, query: str, expected: list[str]) -> 
     assert [c.citation for c in resolve(ref, corpus.documents)] == expected
 
 
+@pytest.mark.parametrize(("query", "expected"), [
+    ("若干意见（十五）和（十六）", ["《若干意见》（十五）", "《若干意见》（十六）"]),
+    ("第十五条和第十六条讲了什么", ["《若干意见》（十五）", "《若干意见》（十六）"]),
+    ("若干意见第十五条、第十六条和第十八条", ["《若干意见》（十五）", "《若干意见》（十六）", "《若干意见》（十八）"]),
+    ("若干意见第十五、十六条", ["《若干意见》（十五）", "《若干意见》（十六）"]),                 # one unit for both
+    ("若干意见第十五至十七条", ["《若干意见》（十五）", "《若干意见》（十六）", "《若干意见》（十七）"]),  # a range
+    ("第15到17条", ["《若干意见》（十五）", "《若干意见》（十六）", "《若干意见》（十七）"]),
+    # The second address takes the levels above it from the first.
+    ("指南第三章第二节（一）到（三）", ["《指南》第三章第二节（一）", "《指南》第三章第二节（二）", "《指南》第三章第二节（三）"]),
+    ("指南第三章第二节（二）和第四章第一节", ["《指南》第三章第二节（二）", "《指南》第四章第一节"]),
+])
+def test_several_addresses_in_one_query_each_resolve(corpus: Corpus, query: str, expected: list[str]) -> None:
+    ref = parse_reference(query, corpus.documents)
+    assert ref is not None and ref.rest == ""
+    assert [c.citation for c in resolve(ref, corpus.documents)] == expected
+    assert missing(ref, corpus.documents) == ""
+
+
+def test_of_several_addresses_each_one_the_documents_lack_is_said(corpus: Corpus) -> None:
+    ref = parse_reference("若干意见（十五）和（十九）", corpus.documents)
+    assert ref is not None and [c.citation for c in resolve(ref, corpus.documents)] == ["《若干意见》（十五）"]
+    assert missing(ref, corpus.documents) == "《若干意见》中没有（十九）（《若干意见》共有（一）至（十八））"
+    both = parse_reference("若干意见第十九条和第二十条", corpus.documents)
+    assert both is not None and missing(both, corpus.documents) == (
+        "《若干意见》中没有第十九条（《若干意见》共有（一）至（十八））；《若干意见》中没有第二十条（《若干意见》共有（一）至（十八））")
+
+
 def test_ambiguous_item_number_lists_every_match(corpus: Corpus) -> None:
     ref = parse_reference("（二）", corpus.documents)
     assert ref is not None
