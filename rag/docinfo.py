@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .answer import Answer
-from .citations import mentioned_documents, without_document_names
+from .citations import mentioned_documents, parse_reference, without_document_names
 from .clauses import Document
 
 
@@ -43,10 +43,16 @@ FACTS = (
     Fact("date", "成文日期", re.compile(
         r"(?:什么时候|何时|哪天|哪一?年|哪个月|几月几[日号]|几月份?|哪一?日)(?:正式)?(?:印发|发布|下发|出台|发的|出的|公布|颁布|成文)"
         r"|(?:印发|发布|出台|成文|落款|颁布)(?:的)?(?:日期|时间)"), "文末落款"),
+    Fact("outline", "结构", re.compile(
+        r"(?:一共|总共|共)?有?(?:几|多少)个?(?:条|章|节|部分|项|方面)|(?:哪几|哪些)个?(?:章|部分|方面)"
+        r"|(?:分为|分成|包括|包含|由)(?:哪几|哪些|几)个?(?:部分|章|方面)|框架|结构|目录|大纲|提纲|主要内容"
+        r"|(?:主要)?(?:讲|说|写)了?(?:什么|啥|哪些)"), "各级标题"),
 )
+# The unit a document's top-level headings count in.
+_UNIT = {"vol": "编", "ch": "章", "sec": "节", "pt": "个部分", "art": "条", "it": "项"}
 # What is left of a question that asks only for facts: particles, pronouns and the words for "this document".
 _FILLER = re.compile(r"[\s《》“”\"'，。？?！!、：:]|请问|一下|告诉我|这份|这个|该|本|那份|那个|它的?|其|文件|政策|规定"
-                     r"|是|的|了|吗|呢|啊|吧|由|多少|什么|哪个|是否|和|及|与|还有|以及|分别|具体|正式|最早")
+                     r"|是|的|了|吗|呢|啊|吧|由|内容|方面|有|多少|什么|哪个|是否|和|及|与|还有|以及|分别|具体|正式|最早")
 
 
 def asked_facts(question: str) -> tuple[Fact, ...]:
@@ -57,6 +63,8 @@ def asked_facts(question: str) -> tuple[Fact, ...]:
 def document_facts_answer(question: str, documents: Sequence[Document]) -> Answer | None:
     """The answer to a question that asks only about one document's own facts (or only names it: "川办发〔2025〕26号"),
     None for any other question. The document is the one the question names, or the corpus's only document."""
+    if parse_reference(question, documents) is not None:
+        return None  # "若干意见第三部分有哪几条": a clause number, for the router
     named = mentioned_documents(question, documents)
     doc = named[0] if len(named) == 1 else (documents[0] if len(documents) == 1 and not named else None)
     if doc is None:
@@ -88,4 +96,16 @@ def _values(doc: Document) -> dict[str, str]:
     """Each fact's value for a document, "" where neither its text nor its manifest entry states it."""
     date = doc.meta.date  # YYYY-MM-DD (checked by rag/manifest.py)
     return {"title": f"《{doc.title}》", "doc_number": doc.doc_number, "issuer": doc.meta.issuer,
-            "date": f"{int(date[:4])}年{int(date[5:7])}月{int(date[8:10])}日" if date else ""}
+            "date": f"{int(date[:4])}年{int(date[5:7])}月{int(date[8:10])}日" if date else "", "outline": _outline(doc)}
+
+
+def _outline(doc: Document) -> str:
+    """"除序言外分为6个部分，共18个条款：一、…；二、…": the top-level headings and the number of clauses."""
+    top = [n for n in doc.root.children if n.heading]
+    if not top:
+        return ""
+    preamble = any(c.keys[0][0] == "preamble" for c in doc.clauses)
+    clauses = sum(1 for c in doc.clauses if c.keys[0][0] != "preamble")
+    unit = _UNIT.get(top[0].kind, "个部分")
+    return (f"{'除序言外' if preamble else ''}分为{len(top)}{unit}，共{clauses}个条款："
+            + "；".join(n.heading for n in top))
