@@ -112,6 +112,17 @@ def test_chat_answers_with_a_citation_and_the_clause_text(browser: Browser, app:
     assert entry["vote"] == "up" and entry["question"] == "钒电池储能有什么支持政策？"
 
 
+def test_chat_answers_a_question_about_the_document_itself_without_a_clause(browser: Browser, shots: Path) -> None:
+    page = browser.page
+    page.fill("#chat-input textarea", "若干意见是什么时候印发的？")
+    page.click("#chat-send")
+    expect(page.locator("#chatbot")).to_contain_text("2025年7月31日")
+    expect(page.locator("#evidence")).to_contain_text("不属于任何条款")
+    assert "**" not in page.inner_text("#chatbot")  # the note's bold is rendered, not shown as typed
+    assert page.locator("#evidence .clause-card").count() == 0
+    page.screenshot(path=str(shots / "chat-document.png"), full_page=True)
+
+
 def test_search_by_clause_number_puts_that_clause_first(browser: Browser, shots: Path) -> None:
     page = browser.page
     page.get_by_role("tab", name="条款检索").click()

@@ -78,7 +78,9 @@ def _bot_markdown(a: Answer) -> str:
         parts.append("**引用条款：**\n" + "\n".join(md_literal(f"[{i}] {h.clause.citation}")
                                                    for i, h in enumerate(a.citations, start=1)))
         parts.append("（条款全文见下方“引用条款”。）")
-    parts += [f"**注：**{md_literal(n)}" for n in a.notes]
+    # "**注**：", not "**注：**": CommonMark does not close bold after punctuation followed by a letter, and the
+    # asterisks were shown as typed.
+    parts += [f"**注**：{md_literal(n)}" for n in a.notes]
     return "\n\n".join(parts)
 
 
