@@ -72,10 +72,29 @@ def parse_reference(query: str, documents: Sequence[Document]) -> Reference | No
     """Find a clause address in a query, or None when it names no clause. Addresses joined by 和/、/至…
     ("（十五）和（十六）", "第三章第二节（一）到（三）") are siblings of the first, each completed by the levels
     above it that the one before names; a range names every number in it."""
-    query = _SHARED_UNIT.sub(r"第\1\4\2第\3\4", _POINT.sub(r"\g<1>条", query))
+    query = _spelled_out(query)
     matches = [m for m in _TOKEN.finditer(query) if not _ordinal(query, m)]
-    if not matches:
+    full, enumeration = _addresses(query, matches)
+    if not full:
         return None
+    first, last = matches[0].start(), matches[-1].end()
+    before, after = query[:first], re.sub(r"^\s*[条款项段]", "", query[last:])  # 第（七）项
+    hint = _doc_hint(before, documents) or _doc_hint(after, documents)
+    rest = before + after
+    if hint:
+        rest = rest.replace(hint, "")
+    rest = _FILLER.sub("", rest)
+    explicit = any(m.group("k1") or m.group("k2") or m.group("k3") for m in matches)
+    return Reference(hint, full[0], enumeration, rest, explicit, tuple(full[1:]))
+
+
+def _spelled_out(query: str) -> str:
+    """"第十五点" as "第十五条", and "第十五至十七条" as "第十五条至第十七条"."""
+    return _SHARED_UNIT.sub(r"第\1\4\2第\3\4", _POINT.sub(r"\g<1>条", query))
+
+
+def _addresses(query: str, matches: Sequence[re.Match[str]]) -> tuple[list[tuple[tuple[str, int], ...]], int]:
+    """The addresses the reference tokens of a query name, completed (_complete), and the enumeration (三是 -> 3)."""
     paths: list[list[tuple[str, int]]] = [[]]
     ranges: list[bool] = [False]
     enumeration = 0
@@ -94,18 +113,8 @@ def parse_reference(query: str, documents: Sequence[Document]) -> Reference | No
     # No document numbers anything 0 or past 9999 ("第0条" is a typo, not a clause number).
     cleaned = [[(code, n) for code, n in keys if 1 <= n <= _MAX_NUMBER] for keys in paths]
     enumeration = enumeration if 1 <= enumeration <= _MAX_NUMBER else 0
-    full = _complete([keys for keys in cleaned if keys], [r for keys, r in zip(cleaned, ranges, strict=True) if keys])
-    if not full:
-        return None
-    first, last = matches[0].start(), matches[-1].end()
-    before, after = query[:first], re.sub(r"^\s*[条款项段]", "", query[last:])  # 第（七）项
-    hint = _doc_hint(before, documents) or _doc_hint(after, documents)
-    rest = before + after
-    if hint:
-        rest = rest.replace(hint, "")
-    rest = _FILLER.sub("", rest)
-    explicit = any(m.group("k1") or m.group("k2") or m.group("k3") for m in matches)
-    return Reference(hint, full[0], enumeration, rest, explicit, tuple(full[1:]))
+    kept = [(keys, r) for keys, r in zip(cleaned, ranges, strict=True) if keys]
+    return _complete([k for k, _ in kept], [r for _, r in kept]), enumeration
 
 
 # Between two addresses: they are named side by side ("和", "、") or as a range ("至", "到").
@@ -179,6 +188,7 @@ def step_reference(previous: str, question: str) -> str | None:
     if not m:
         return None
     unit = m.group("u")
+    previous = _last_address(_spelled_out(previous))
     old = list(_TOKEN.finditer(previous))
     # 第X条 / 第X项 also step a bracketed item: "若干意见（十二）" + "下一条".
     same = [t for t in old if t.group("u") == unit or (unit in ("条", "项") and (t.group("k2") or t.group("k3")))]
@@ -193,6 +203,16 @@ def step_reference(previous: str, question: str) -> str | None:
     shown = str(n) if number.isdigit() else int_to_cn(n)
     new = f"第{shown}{t.group('u')}" if t.group("k1") else f"（{shown}）"
     return previous[:t.start()] + new + previous[old[-1].end():]
+
+
+def _last_address(query: str) -> str:
+    """A query that names several addresses ("若干意见（十五）和（十六）") with only its last one, written out whole
+    ("若干意见（十六）"), so that "下一条" steps from it; any other query as it is."""
+    matches = [m for m in _TOKEN.finditer(query) if not _ordinal(query, m)]
+    full, _ = _addresses(query, matches)
+    if len(full) < 2:
+        return query
+    return query[:matches[0].start()] + "".join(map(_label, full[-1])) + query[matches[-1].end():]
 
 
 def asks_step(question: str) -> bool:

@@ -88,8 +88,9 @@ def document_facts_answer(question: str, documents: Sequence[Document]) -> Answe
     lines = [f"{name}的{f.label}：{v}（见{name}{f.where}）。" for f, v in given]
     if lacking:
         lines.append(f"{name}的文本中没有写明{'、'.join(f.label for f in lacking)}。")
+    source = "这些信息来自文件本身的标题、文号、落款或各级标题，不属于任何条款，因此没有条款引用。"
     return Answer(question, "\n".join(lines), (), abstained=not given, mode="document",
-                  notes=("这些信息来自文件本身的标题、文号、落款或各级标题，不属于任何条款，因此没有条款引用。",) if given else ())
+                  notes=(source,) if given else ())
 
 
 def _values(doc: Document) -> dict[str, str]:

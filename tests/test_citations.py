@@ -188,6 +188,10 @@ def test_an_enumeration_names_its_part_and_keeps_the_clause(corpus: Corpus) -> N
     ("若干意见第一条", "上一条", None),                           # nothing before the first
     ("钒电池有什么支持", "下一条", None),                         # nothing named to step from
     ("若干意见第十二条", "下一步怎么做", None),
+    # From the last of several addresses, the others dropped.
+    ("若干意见（十五）和（十六）", "下一条呢？", "若干意见（十七）"),
+    ("若干意见第十五至十七条", "下一条", "若干意见第十八条"),
+    ("指南第三章第二节（一）到（三）", "下一条", "指南第三章第二节（四）"),
 ])
 def test_a_step_to_the_next_or_previous_clause(previous: str, question: str, stepped: str | None) -> None:
     assert step_reference(previous, question) == stepped
