@@ -72,7 +72,7 @@ def parse_reference(query: str, documents: Sequence[Document]) -> Reference | No
     """Find a clause address in a query, or None when it names no clause. Addresses joined by 和/、/至…
     ("（十五）和（十六）", "第三章第二节（一）到（三）") are siblings of the first, each completed by the levels
     above it that the one before names; a range names every number in it."""
-    query = _spelled_out(query)
+    query = _last_numbered(_spelled_out(query), documents)
     matches = [m for m in _TOKEN.finditer(query) if not _ordinal(query, m)]
     full, enumeration = _addresses(query, matches)
     if not full:
@@ -91,6 +91,32 @@ def parse_reference(query: str, documents: Sequence[Document]) -> Reference | No
 def _spelled_out(query: str) -> str:
     """"第十五点" as "第十五条", and "第十五至十七条" as "第十五条至第十七条"."""
     return _SHARED_UNIT.sub(r"第\1\4\2第\3\4", _POINT.sub(r"\g<1>条", query))
+
+
+_LAST = re.compile(r"最后一(条|项|章|部分|编)")
+
+
+def _last_numbered(query: str, documents: Sequence[Document]) -> str:
+    """"若干意见最后一条" as "若干意见（十八）", "指南最后一章" as "指南第四章": the last clause, or the highest number
+    of that level, in the one document the query names (or the only document); the query as it is when it names
+    none or several."""
+    m = _LAST.search(query)
+    if not m:
+        return query
+    named = documents_named(_doc_hint(query, documents), documents) if _doc_hint(query, documents) else documents
+    if len(named) != 1:
+        return query
+    doc = named[0]
+    code = _UNIT_CODE[m.group(1)]
+    if code in ("art", "it"):  # the last clause, written out whole: the guide's （五） recurs under every 节
+        last = doc.clauses[-1]
+        if last.keys[0][0] == "preamble":
+            return query
+        return query[:m.start()] + last.citation.removeprefix(doc.meta.short_title) + query[m.end():]
+    numbers = [n for c in doc.clauses for k, n in c.keys if k == code]
+    if not numbers:
+        return query
+    return query[:m.start()] + _label((code, max(numbers))) + query[m.end():]
 
 
 def _addresses(query: str, matches: Sequence[re.Match[str]]) -> tuple[list[tuple[tuple[str, int], ...]], int]:

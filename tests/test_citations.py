@@ -58,6 +58,21 @@ def test_several_addresses_in_one_query_each_resolve(corpus: Corpus, query: str,
     assert missing(ref, corpus.documents) == ""
 
 
+@pytest.mark.parametrize(("query", "expected"), [
+    ("若干意见最后一条", ["《若干意见》（十八）"]),
+    ("指南最后一条讲了什么", ["《指南》第四章第五节（五）"]),       # the last clause, not every （五）
+    ("若干意见最后一部分", ["《若干意见》（十七）", "《若干意见》（十八）"]),
+    ("若干意见最后一条和第一条", ["《若干意见》（十八）", "《若干意见》（一）"]),
+])
+def test_the_last_clause_or_part_of_a_named_document(corpus: Corpus, query: str, expected: list[str]) -> None:
+    ref = parse_reference(query, corpus.documents)
+    assert ref is not None and [c.citation for c in resolve(ref, corpus.documents)] == expected
+
+
+def test_the_last_clause_of_no_document_in_particular_is_no_address(corpus: Corpus) -> None:
+    assert parse_reference("最后一条讲了什么", corpus.documents) is None  # two documents: whose?
+
+
 def test_of_several_addresses_each_one_the_documents_lack_is_said(corpus: Corpus) -> None:
     ref = parse_reference("若干意见（十五）和（十九）", corpus.documents)
     assert ref is not None and [c.citation for c in resolve(ref, corpus.documents)] == ["《若干意见》（十五）"]
