@@ -103,7 +103,7 @@ def _last_numbered(query: str, documents: Sequence[Document]) -> str:
     m = _LAST.search(query)
     if not m:
         return query
-    named = documents_named(_doc_hint(query, documents), documents) if _doc_hint(query, documents) else documents
+    named = documents_named(_doc_hint(query, documents), documents)  # all of them when it names none
     if len(named) != 1:
         return query
     doc = named[0]
@@ -319,8 +319,8 @@ def without_document_names(query: str, documents: Sequence[Document], short_titl
 
 
 def _mention_names(d: Document) -> tuple[str, ...]:
-    """The names a question may mention a document by: its short title, title and 文号 (two characters or more)."""
-    return tuple(n for n in (d.meta.short_title.strip("《》"), d.meta.title, d.doc_number) if n and len(n) >= 2)
+    """The names a question may mention a document by (_names, short title first), those of two characters or more."""
+    return tuple(n for n in _names(d) if len(n) >= 2)
 
 
 def documents_named(hint: str, documents: Sequence[Document]) -> list[Document]:
@@ -332,8 +332,8 @@ def documents_named(hint: str, documents: Sequence[Document]) -> list[Document]:
 
 
 def _names(d: Document) -> tuple[str, ...]:
-    """What a reference may call a document: its short title, title, id or 文号."""
-    return (d.meta.short_title.strip("《》"), d.meta.title, d.doc_id, d.meta.doc_number)
+    """What a reference may call a document: its short title, title, id or 文号 (the text's, else the manifest's)."""
+    return (d.meta.short_title.strip("《》"), d.meta.title, d.doc_id, d.doc_number)
 
 
 def resolve(ref: Reference, documents: Sequence[Document]) -> list[Clause]:
