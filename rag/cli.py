@@ -174,7 +174,7 @@ def _queries(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from .retrieve import search, unmatched_reference
+    from .retrieve import gap_note, search, unmatched_reference
     from .runtime import load_runtime
 
     queries = _queries(args)
@@ -199,7 +199,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         if args.batch:
             print(f"# {q}")
         if gap:
-            print(f"注：{gap}；以下是按内容检索的结果。")
+            print(gap_note(gap, hits))
         if not hits:
             print("没有找到相关条款。可以换用文件中的说法，或去掉文件/章节筛选。")
         for h in hits:

@@ -35,6 +35,8 @@ from .index import ClauseIndex
 from .normalize import fold_width
 
 MAX_QUERY_CHARS = 500
+# A query that may name several clause numbers ("（十五）和（十九）", "第十五至十九条").
+_SEVERAL = re.compile(r"[和与及、，,至到或—~～-]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _SEARCHABLE = re.compile(r"[\w\u3400-\u9fff]")
 
@@ -142,11 +144,18 @@ def search(index: ClauseIndex, embedder: Embedder, query: str, k: int = 5, doc: 
     return hits
 
 
+def gap_note(gap: str, hits: Sequence[Hit]) -> str:
+    """The note above search results on what a query's clause numbers name that the documents lack (`gap`:
+    unmatched_reference), saying what the results below it are."""
+    found = hits and hits[0].via == "clause-number"
+    return f"注：{gap}；以下是{'找到的条款' if found else '按内容检索的结果'}。"
+
+
 def unmatched_reference(index: ClauseIndex, query: str, hits: Sequence[Hit]) -> str:
-    """What a clause number in `query` names that the documents lack (citations.missing), "" when it
-    names none or the router found it (then nothing is parsed or looked up a second time)."""
-    if hits and hits[0].via == "clause-number":
-        return ""
+    """What a clause number in `query` names that the documents lack (citations.missing), "" when it names
+    none or the router found all it names ("（十五）和（十九）": the router finds （十五）, and （十九） is said)."""
+    if hits and hits[0].via == "clause-number" and not _SEVERAL.search(query):
+        return ""  # one address, found: nothing is parsed or looked up a second time
     return missing_clause(query, index.corpus.documents)
 
 

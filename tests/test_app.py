@@ -180,6 +180,11 @@ def test_a_clause_number_the_documents_lack_is_said_above_the_results(runtime: R
     assert "注：《指南》中没有第三章第二节（九）（《指南》第三章第二节共有（一）至（三））" in page
     assert "按条款编号匹配" not in page and CITATION.findall(page)
     assert "中没有" not in h.search_html(runtime, "第三章第二节（二）")
+    # Of two numbers, the one the documents lack is said above the clause the other names.
+    both = h.search_html(runtime, "若干意见（十五）和（十九）")
+    assert "注：《若干意见》中没有（十九）（《若干意见》共有（一）至（十八））；以下是找到的条款。" in both
+    assert CITATION.findall(both)[0] == "《若干意见》（十五）"
+    assert "中没有" not in h.search_html(runtime, "若干意见（十五）和（十六）")
 
 
 @pytest.mark.parametrize(("query", "first"), [

@@ -19,7 +19,7 @@ from rag.ask import Asker
 from rag.clauses import Clause, Document, Node
 from rag.corpus import Corpus
 from rag.dialogue import Turn
-from rag.retrieve import RetrievalParams, search, unmatched_reference
+from rag.retrieve import RetrievalParams, gap_note, search, unmatched_reference
 from rag.runtime import Runtime
 
 from .render import (
@@ -157,7 +157,7 @@ def search_html(runtime: Runtime, query: str, doc: str = ALL_DOCS, scope: str = 
         out.append(f'<div class="result-note">文件中没有问题里的部分用语，同时按文件的近义用语检索：{esc(said)}</div>')
     gap = unmatched_reference(runtime.index, query, hits)
     if gap:
-        out.append(box("warn", f"注：{gap}；以下是按内容检索的结果。"))
+        out.append(box("warn", gap_note(gap, hits)))
     for h in hits:
         badge = '<span class="badge">按条款编号匹配</span>' if h.via == "clause-number" else ""
         # A number that names a part inside the clause ("（二）三是") shows and copies that part.
