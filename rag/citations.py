@@ -146,6 +146,8 @@ def _addresses(query: str, matches: Sequence[re.Match[str]]) -> tuple[list[tuple
 # Between two addresses: they are named side by side ("和", "、") or as a range ("至", "到").
 _JOINT = re.compile(r"\s*[条款项段]?\s*(?:(?P<range>至|到|—|－|-|~|～)|和|与|及|以及|、|，|,|或|跟)\s*")
 _MAX_RANGE = 30
+_MAX_ADDRESSES = 50  # a query of ranges could name ~1,000 addresses; nobody reads that many
+_MAX_GAPS_SAID = 3
 
 
 def _key(m: re.Match[str]) -> tuple[str, int] | None:
@@ -181,7 +183,7 @@ def _complete(paths: list[list[tuple[str, int]]], ranges: list[bool]) -> list[tu
             out.append(full)
         else:
             out.append(tuple(keys))
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(out))[:_MAX_ADDRESSES]
 
 
 def _ordinal(query: str, m: re.Match[str]) -> bool:
@@ -358,7 +360,9 @@ def missing(ref: Reference, documents: Sequence[Document]) -> str:
     "《若干意见》中没有第十九条（《若干意见》共有（一）至（十八））"; "" when it names a clause or is not explicit.
     Of several addresses ("（十五）和（十九）"), each that names nothing is said."""
     if ref.siblings:
-        return "；".join(g for keys in ref.paths() if (g := missing(ref.alone(keys), documents)))
+        gaps = [g for keys in ref.paths() if (g := missing(ref.alone(keys), documents))]
+        more = f"；另有{len(gaps) - _MAX_GAPS_SAID}处编号也不存在" if len(gaps) > _MAX_GAPS_SAID else ""
+        return "；".join(gaps[:_MAX_GAPS_SAID]) + more
     if not ref.explicit or resolve(ref, documents):
         return ""
     docs = documents_named(ref.doc_hint, documents)

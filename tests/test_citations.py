@@ -69,6 +69,14 @@ def test_the_last_clause_or_part_of_a_named_document(corpus: Corpus, query: str,
     assert ref is not None and [c.citation for c in resolve(ref, corpus.documents)] == expected
 
 
+def test_a_query_of_many_ranges_names_a_bounded_number_of_addresses(corpus: Corpus) -> None:
+    query = "和".join(f"第{i * 30 + 1}至{i * 30 + 30}条" for i in range(14))  # ~420 addresses
+    ref = parse_reference(query, corpus.documents)
+    assert ref is not None and len(ref.paths()) == 50
+    said = missing(ref, corpus.documents)
+    assert said.count("没有") == 3 and said.endswith("另有29处编号也不存在")
+
+
 def test_the_last_clause_of_no_document_in_particular_is_no_address(corpus: Corpus) -> None:
     assert parse_reference("最后一条讲了什么", corpus.documents) is None  # two documents: whose?
 
