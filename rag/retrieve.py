@@ -51,8 +51,8 @@ class RetrievalParams:
     # e5-small, whose cosines crowd into 0.85-0.95) like a BM25 score six times higher; z-scores keep margins.
     fusion: str = "zscore"
     rrf_k: float = 5.0
-    w_dense: float = 0.75
-    w_phrase: float = 1.0
+    w_dense: float = 0.5
+    w_phrase: float = 0.75
     w_lexical: float = 1.0
     candidates: int = 20       # chunks taken from each ranking before fusion
     # A question that names one document ("指南有没有…") leans to it, by this many standard deviations (or,
