@@ -218,11 +218,13 @@ def _ends_sentence(text: str) -> bool:
 
 
 def _wrap_width(lines: list[_Line]) -> float | None:
-    """The width at which the extractor hard-wrapped lines, or None when it did not."""
+    """The width at which the extractor hard-wrapped lines, or None when it did not. A heading line ends without
+    a 。 because it is a heading, not because it was wrapped: three one-line headings ("一、发展现状") once set a
+    width of 12 that joined every such heading to the clause below it."""
     widths = [
         _display_width(a.text)
         for a, b in zip(lines, lines[1:], strict=False)
-        if not b.blank_before and not _ends_sentence(a.text)
+        if not b.blank_before and not _ends_sentence(a.text) and not is_heading_line(a.text)
     ]
     return statistics.median(widths) if len(widths) >= 3 else None
 

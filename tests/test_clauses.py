@@ -200,6 +200,16 @@ def test_items_restarting_in_each_part_are_cited_with_their_part() -> None:
     assert [c.citation for c in d.clauses] == ["《测试》一、（一）", "《测试》二、（一）"]
 
 
+def test_one_line_headings_without_blank_lines_each_start_their_own_part() -> None:
+    # Three or more headings with no 。 and no blank line once set the "wrap width" at their own width, and
+    # each was glued to the item below it: the third part's （一） was then read as a second （二）.
+    d = parse_text("规划\n一、现状\n（一）规模。内容。\n（二）问题。内容。\n二、要求\n（一）思想。内容。\n"
+                   "三、任务\n（一）企业。内容。\n四、保障\n（一）资金。内容。\n")
+    assert [c.citation for c in d.clauses] == ["《测试》一、（一）", "《测试》一、（二）", "《测试》二、（一）",
+                                               "《测试》三、（一）", "《测试》四、（一）"]
+    assert [c.text for c in d.clauses][:2] == ["（一）规模。内容。", "（二）问题。内容。"]
+
+
 def test_restart_that_is_not_one_is_an_error() -> None:
     with pytest.raises(ClauseParseError, match="（三） where （一） or （二） was expected"):
         parse_text("意见\n\n一、甲\n\n（一）子一。内容。\n\n二、乙\n\n（三）子三。内容。\n")
