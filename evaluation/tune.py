@@ -34,8 +34,12 @@ from rag.retrieve import (
     lexical_scores,
     named_document_bonus,
     order_candidates,
+    prior_weight,
+    priors,
     search,
+    with_priors,
 )
+from rag.roles import role_prior
 from rag.runtime import Runtime, load_runtime
 
 QA = Path(__file__).resolve().parent / "qa"
@@ -48,8 +52,8 @@ FACTS_GIVEN_UP_MAX = 0.01
 
 
 def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
-    """Grid over the fusion (z-score sum or RRF with its k), the two dense weights, the candidate depth and
-    the named-document bonus; best dev MRR@10 (then Hit@1) wins."""
+    """Grid over the fusion (z-score sum or RRF with its k), the two dense weights, the candidate depth,
+    the named-document bonus and (z-score only) the role prior; best dev MRR@10 (then Hit@1) wins."""
     answerable = [it for it in items if it.answerable]
     cache = {}
     depths = (20, 50)
@@ -59,15 +63,16 @@ def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
         scores = {n: _clause_scores(rt.index, rt.embedder, it.question, mask, RetrievalParams(candidates=n),
                                     "hybrid") for n in depths}
         named = named_document_bonus(rt.index, it.question, RetrievalParams(w_named_doc=1.0, fusion="zscore"))
-        cache[it.qid] = (list(_route(rt.index, it.question, mask)), scores, mask, named)
+        role = role_prior(rt.index.clause_role, rt.index.clause_doc, it.question, 1.0)
+        cache[it.qid] = (list(_route(rt.index, it.question, mask)), scores, mask, named, role)
     ids = [c.clause_id for c in rt.index.clauses]
 
     def runs_for(p: RetrievalParams) -> dict[str, list[str]]:
         runs = {}
-        for qid, (routed, scores, mask, named) in cache.items():
+        for qid, (routed, scores, mask, named, role) in cache.items():
             d, lx, ph = scores[p.candidates]
-            bonus = p.w_named_doc if p.fusion == "zscore" else p.w_named_doc / (p.rrf_k + 1)
-            fused = fuse(d, lx, mask, p, "hybrid", ph) + named * bonus
+            fused = with_priors(fuse(d, lx, mask, p, "hybrid", ph),
+                                named * prior_weight(p.w_named_doc, p) + role * prior_weight(p.w_role, p))
             order = order_candidates(fused, mask, routed)
             runs[qid] = [ids[i] for i in order[:10]]
         return runs
@@ -79,18 +84,20 @@ def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
                             w_named_doc=wn)
             for k, wd, wp, cand, wn in itertools.product([3, 5, 10, 20, 40, 60], [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
                                                          [0.0, 0.4, 0.6, 0.8, 1.0, 1.2], depths, [0.0, 0.5, 1.0])]
-    grid += [RetrievalParams(fusion="zscore", w_dense=wd, w_phrase=wp, w_lexical=1.0, candidates=cand, w_named_doc=wn)
-             for wd, wp, cand, wn in itertools.product([0.0, 0.25, 0.5, 0.75, 1.0], [0.5, 0.75, 1.0, 1.25, 1.5, 2.0],
-                                                       depths, [0.0, 0.5, 1.0])]
+    grid += [RetrievalParams(fusion="zscore", w_dense=wd, w_phrase=wp, w_lexical=1.0, candidates=cand, w_named_doc=wn,
+                             w_role=wr)
+             for wd, wp, cand, wn, wr in itertools.product([0.0, 0.25, 0.5, 0.75, 1.0],
+                                                           [0.5, 0.75, 1.0, 1.25, 1.5, 2.0],
+                                                           depths, [0.0, 0.5, 1.0], [0.0, 1.0, 2.0, 3.0])]
     for p in grid:
         runs = runs_for(p)
         rows.append((retrieval_metrics(dev, runs), retrieval_metrics(test, runs), p))
     rows.sort(key=lambda r: (r[0]["mrr@10"], r[0]["hit@1"]), reverse=True)
-    print("fusion  rrf_k w_dense w_phrase cand w_doc | dev hit@1 mrr@10 recall@5 | test hit@1 mrr@10 recall@5")
+    print("fusion  rrf_k w_dense w_phrase cand w_doc w_role | dev hit@1 mrr@10 recall@5 | test hit@1 mrr@10 recall@5")
     best_rrf = next(r for r in rows if r[2].fusion == "rrf")
     for d, t, p in [*rows[:12], best_rrf]:
         print(f"{p.fusion:6} {p.rrf_k:5.0f} {p.w_dense:7.2f} {p.w_phrase:8.2f} {p.candidates:4d} "
-              f"{p.w_named_doc:5.1f} | "
+              f"{p.w_named_doc:5.1f} {p.w_role:6.1f} | "
               f"{d['hit@1']:.3f} {d['mrr@10']:.3f} {d['recall@5']:.3f}"
               f" | {t['hit@1']:.3f} {t['mrr@10']:.3f} {t['recall@5']:.3f}")
     for label, view in (("whole-clause dense alone", RetrievalParams(w_dense=1.0, w_phrase=0.0, w_lexical=0.0)),
@@ -124,12 +131,13 @@ def lexical_side(rt: Runtime, items: list[QAItem], base: RetrievalParams,
     for it in answerable:
         d, _, ph = _clause_scores(rt.index, rt.embedder, it.question, mask, base, "dense")
         cache[it.qid] = (it.question, d, ph, list(_route(rt.index, it.question, mask)),
-                         named_document_bonus(rt.index, it.question, base))
+                         priors(rt.index, it.question, base))
     rows = []
     for index, p in settings:
         runs = {}
         for qid, (q, d, ph, routed, bonus) in cache.items():
-            fused = fuse(d, lexical_scores(index, rt.embedder, q, chunk_ok, p), mask, p, "hybrid", ph) + bonus
+            lexical = lexical_scores(index, rt.embedder, q, chunk_ok, p)
+            fused = with_priors(fuse(d, lexical, mask, p, "hybrid", ph), bonus)
             runs[qid] = [ids[i] for i in order_candidates(fused, mask, routed)[:10]]
         dm, tm = retrieval_metrics(dev, runs), retrieval_metrics(test, runs)
         rows.append(((round(dm["mrr@10"], 3), round(dm["hit@1"], 3), round(dm["recall@5"], 3)), dm, tm))

@@ -38,6 +38,7 @@ from .corpus import Corpus
 from .embed import Embedder
 from .errors import IndexMismatch
 from .expand import Vocabulary, corpus_words
+from .roles import clause_roles
 from .tokenize import Tokenizer, mine_terms
 
 # 2: BM25 tokens include character bigrams; 3: phrase vectors; 4: vocabulary vectors; 5: subscript digits as ASCII
@@ -90,6 +91,7 @@ class ClauseIndex:
     phrase_clause: np.ndarray  # phrase row -> position of its clause in `clauses`
     phrase_index: Any
     vocab: Vocabulary          # the corpus's words and their vectors (query expansion, rag/expand.py)
+    clause_role: np.ndarray    # clause position -> its role by the headings above it (rag/roles.py)
 
 
 def build_index(corpus: Corpus, embedder: Embedder, folder: Path, hnsw_above: int = HNSW_ABOVE) -> Path:
@@ -261,7 +263,7 @@ def load_index(folder: Path, corpus: Corpus, embedder: Embedder, meta: IndexMeta
     doc_position = {d.doc_id: i for i, d in enumerate(corpus.documents)}
     clause_doc = np.array([doc_position[c.doc_id] for c in clauses], dtype=np.int64)
     return ClauseIndex(folder, meta, corpus, chunks, chunk_clause, clauses, clause_doc, index, bm25, Tokenizer(terms),
-                       phrases, phrase_clause, phrase_index, vocab)
+                       phrases, phrase_clause, phrase_index, vocab, clause_roles(clauses))
 
 
 def _read_faiss(path: Path, rows: int, dim: int, kind: str) -> Any:

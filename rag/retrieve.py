@@ -33,6 +33,7 @@ from .embed import Embedder
 from .errors import QueryError
 from .index import ClauseIndex
 from .normalize import fold_width
+from .roles import role_prior
 
 MAX_QUERY_CHARS = 500
 # A query that may name several clause numbers ("（十五）和（十九）", "第十五至十九条").
@@ -63,6 +64,9 @@ class RetrievalParams:
     expansion_depth: int = 2
     expansion_min_cosine: float = 0.88
     w_expansion: float = 0.5
+    # A question that asks how things stand lowers the measures of a document with a background part, and one
+    # that asks what is done or allowed lowers the background clauses, by this many standard deviations (rag/roles.py).
+    w_role: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ def search(index: ClauseIndex, embedder: Embedder, query: str, k: int = 5, doc: 
     dense, lexical, phrase = _clause_scores(index, embedder, topic if _SEARCHABLE.search(topic) else q, mask, p, mode)
     fused = fuse(dense, lexical, mask, p, mode, phrase)
     if mode == "hybrid":
-        fused = fused + named_document_bonus(index, q, p)
+        fused = with_priors(fused, priors(index, q, p))
     order = order_candidates(fused, mask, routed)
     hits: list[Hit] = []
     top = float(np.max(fused)) if len(fused) else 0.0
@@ -178,8 +182,29 @@ def named_document_bonus(index: ClauseIndex, q: str, p: RetrievalParams) -> np.n
     if len(named) != 1 or p.w_named_doc == 0:
         return np.zeros(len(index.clauses))
     position = [d.doc_id for d in index.corpus.documents].index(named[0].doc_id)
-    bonus = p.w_named_doc if p.fusion == "zscore" else p.w_named_doc / (p.rrf_k + 1)
-    return np.where(index.clause_doc == position, bonus, 0.0)
+    return np.where(index.clause_doc == position, prior_weight(p.w_named_doc, p), 0.0)
+
+
+def priors(index: ClauseIndex, q: str, p: RetrievalParams) -> np.ndarray:
+    """What the question itself says about where to look: the document it names (named_document_bonus) and the
+    role of clause it asks about (rag/roles.py)."""
+    return named_document_bonus(index, q, p) + role_prior(index.clause_role, index.clause_doc, q,
+                                                          prior_weight(p.w_role, p))
+
+
+def with_priors(fused: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """The candidates' fused scores plus a prior, shifted so that every candidate stays positive (order_candidates
+    keeps positive scores only: a lowered clause ranks lower, it is not dropped); 0 elsewhere."""
+    candidate = fused > 0
+    out = np.where(candidate, fused + prior, 0.0)
+    if candidate.any() and (low := float(out[candidate].min())) < 1e-3:
+        out[candidate] += 1e-3 - low
+    return out
+
+
+def prior_weight(weight: float, p: RetrievalParams) -> float:
+    """A prior's weight on the fused scale: standard deviations with z-score fusion, the weight at rank 1 with RRF."""
+    return weight if p.fusion == "zscore" else weight / (p.rrf_k + 1)
 
 
 def _route(index: ClauseIndex, q: str, mask: np.ndarray) -> dict[int, SubUnit | None]:
