@@ -20,6 +20,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import opencc
+
 from .markers import CLOSERS, ENUM_RE, TERMINATORS, cn_to_int, is_heading_line, match_heading
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -324,6 +326,16 @@ def fold_width(text: str) -> str:
     """Full-width letters and digits as ASCII ("２０３０年" -> "2030年", "７５．３４％" -> "75.34%"), as the
     documents are cleaned: a question typed in an input method's full-width mode must match them."""
     return _FW_ALNUM.sub(_ascii, text)
+
+
+_T2S = opencc.OpenCC("t2s")
+
+
+def fold_query(text: str) -> str:
+    """A user's text as the documents are written: full-width letters and digits as ASCII (fold_width) and
+    traditional characters as simplified (OpenCC t2s: "鈦資源量佔全國多少" -> "钛资源量占全国多少"). Not applied to the
+    documents, whose text is quoted as it stands; t2s changes none of the bundled clauses nor any QA question."""
+    return str(_T2S.convert(fold_width(text)))
 
 
 def _paren(m: re.Match[str]) -> str:

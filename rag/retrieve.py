@@ -32,7 +32,7 @@ from .clauses import Clause, SubUnit
 from .embed import Embedder
 from .errors import QueryError
 from .index import ClauseIndex
-from .normalize import fold_width
+from .normalize import fold_query
 from .roles import role_prior
 
 MAX_QUERY_CHARS = 500
@@ -85,9 +85,9 @@ class Hit:
 
 
 def clean_query(query: str) -> str:
-    """Strip control characters and surrounding space, fold full-width letters and digits to ASCII as the
-    documents are (normalize.fold_width); refuse what cannot be searched."""
-    q = fold_width(_CONTROL.sub(" ", unicodedata.normalize("NFC", query or ""))).strip()
+    """Strip control characters and surrounding space, fold full-width letters and digits to ASCII and traditional
+    characters to simplified, as the documents are written (normalize.fold_query); refuse what cannot be searched."""
+    q = fold_query(_CONTROL.sub(" ", unicodedata.normalize("NFC", query or ""))).strip()
     if not q:
         raise QueryError("查询为空：请输入问题或关键词")
     if len(q) > MAX_QUERY_CHARS:

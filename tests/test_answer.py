@@ -394,6 +394,20 @@ def test_a_question_typed_in_full_width_is_answered_as_in_half_width(asker: Aske
     assert a.text == b.text
 
 
+@pytest.mark.parametrize(("traditional", "simplified"), [
+    ("鈦資源量佔全國多少？", "钛资源量占全国多少？"),
+    ("探礦權續期有什麼規定？", "探矿权续期有什么规定？"),
+    ("若干意見第十五條", "若干意见第十五条"),
+])
+def test_a_question_in_traditional_characters_is_answered_as_in_simplified(asker: Asker, traditional: str,
+                                                                           simplified: str) -> None:
+    # Before OpenCC's t2s folding these abstained: 鈦, 礦 and 權 are words the documents never use.
+    a, b = asker.ask(traditional), asker.ask(simplified)
+    assert not a.abstained and a.question == traditional
+    assert [h.clause.clause_id for h in a.citations] == [h.clause.clause_id for h in b.citations]
+    assert a.text == b.text
+
+
 def test_a_documents_number_in_a_question_names_the_document_not_a_figure(asker: Asker) -> None:
     a = asker.ask("川办发〔2025〕26号对探矿权续期怎么规定？")
     assert not a.abstained

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rag.normalize import fold_width, normalize
+from rag.corpus import Corpus
+from rag.normalize import fold_query, fold_width, normalize
 
 
 def body(raw: str, title: str = "标题") -> list[str]:
@@ -100,6 +101,17 @@ def test_full_width_decimal_point_and_percent_after_a_digit_become_ascii() -> No
 
 def test_a_query_is_folded_as_the_documents_are() -> None:
     assert fold_width("２０３０年ＰＭ２．５占７５．３４％（二）第３章，") == "2030年PM2.5占75.34%（二）第3章，"
+
+
+def test_a_query_in_traditional_characters_is_folded_to_simplified() -> None:
+    assert fold_query("鈦資源量佔全國多少？") == "钛资源量占全国多少？"
+    assert fold_query("《若干意見》第１５條") == "《若干意见》第15条"
+
+
+def test_simplified_text_passes_the_folding_unchanged(corpus: Corpus) -> None:
+    # t2s must not rewrite what is already simplified (such as 干 or 著 in their simplified uses).
+    for c in corpus.clauses:
+        assert fold_query(c.text) == c.text, c.citation
 
 
 def test_heading_keeps_one_space_between_number_and_title() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from rag.clauses import Clause
 from rag.errors import RagError
-from rag.normalize import fold_width
+from rag.normalize import fold_query
 from rag.retrieve import Hit
 from rag.runtime import Runtime
 
@@ -43,7 +43,7 @@ def esc(text: str) -> str:
 
 def query_terms(runtime: Runtime, query: str, extra: Sequence[str] = ()) -> list[str]:
     """The words of a query worth highlighting, and `extra` words, longest first (BM25 tokens, numbering dropped)."""
-    terms = {t for t in runtime.index.tokenizer.tokens(fold_width(query))
+    terms = {t for t in runtime.index.tokenizer.tokens(fold_query(query))
              if not _NUMBERING.match(t) and (len(t) > 1 or not t.isascii())} | set(extra)
     return sorted(terms, key=lambda t: (-len(t), t))
 
