@@ -487,6 +487,7 @@ def end_to_end(variants: dict[str, Callable[[np.ndarray], Any]], bm25: Any, toke
         "without_embedding": {f: {v: summary(t - embed) for v, t in totals[f].items()} for f in FUSIONS},
         "fusion_disagreements": disagreements,
         "named_document_bonus": named_document_cost(n),
+        "role_prior": role_prior_cost(n),
     }
 
 
@@ -498,6 +499,23 @@ def named_document_cost(n: int, reps: int = 20) -> dict[str, float]:
         return np.where(clause_doc == 3, 0.5 / 21, 0.0)
 
     return summary([timed(bonus)[0] for _ in range(reps)])
+
+
+def role_prior_cost(n: int, reps: int = 20) -> dict[str, float]:
+    """rag.roles.role_prior and rag.retrieve.with_priors for a question on how things stand (the costlier stance:
+    it looks up which documents have a background part) over n clauses of 7 documents, a fifth of them background."""
+    from rag.retrieve import with_priors
+    from rag.roles import role_prior
+
+    rng = np.random.default_rng(0)
+    clause_doc = np.arange(n, dtype=np.int64) % 7
+    roles = rng.choice(np.array([0, 1, 2, 2, 2], dtype=np.int8), n)
+    fused = np.where(rng.random(n) < 0.001, rng.random(n) + 0.1, 0.0)
+
+    def prior() -> np.ndarray:
+        return with_priors(fused, role_prior(roles, clause_doc, "目前的储量有多少", 2.0))
+
+    return summary([timed(prior)[0] for _ in range(reps)])
 
 
 def top_lexical(bm25: Any, tokens: list[str]) -> np.ndarray:
@@ -629,6 +647,9 @@ def end_to_end_tables(syn: dict[str, Any]) -> list[str]:
         lines.append(f"| {label} | {_ms(parts[part])} |")
     lines.append(f"| named-document bonus (only if a question names one document; not in totals) "
                  f"| {_ms(e['named_document_bonus'])} |")
+    if "role_prior" in e:
+        lines.append(f"| role prior (only if a question asks how things stand or what is done; not in totals) "
+                     f"| {_ms(e['role_prior'])} |")
     heads = [f"{kind}, {f}" for kind in ("total", "without embedding") for f in FUSIONS]
     lines += ["", "| dense variant | dense stage (ms) | " + " | ".join(heads) + " |", "|---" * (2 + len(heads)) + "|"]
     for name, parts_v in e["variants"].items():

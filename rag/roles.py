@@ -21,6 +21,7 @@ import numpy as np
 from .clauses import Clause
 
 BACKGROUND, AIM, MEASURE, PREAMBLE = "background", "aim", "measure", "preamble"
+ROLES = (BACKGROUND, AIM, MEASURE, PREAMBLE)  # clause_roles codes: a role's position here
 
 # A heading's own name once its number is cut off ("第二节 存在的问题" -> "存在的问题"). Whole names only:
 # "夯实找矿基础" is a measure whose heading ends in 基础, not a section on the 发展基础.
@@ -60,8 +61,9 @@ def clause_role(clause: Clause) -> str:
 
 
 def clause_roles(clauses: Sequence[Clause]) -> np.ndarray:
-    """The role of each clause, in order (an array of strings)."""
-    return np.array([clause_role(c) for c in clauses], dtype=object)
+    """The role of each clause, in order, as its position in ROLES (int8: comparing 100,000 strings per query
+    would cost milliseconds)."""
+    return np.array([ROLES.index(clause_role(c)) for c in clauses], dtype=np.int8)
 
 
 def question_stance(question: str) -> str | None:
@@ -74,13 +76,14 @@ def question_stance(question: str) -> str | None:
 
 
 def role_prior(roles: np.ndarray, clause_doc: np.ndarray, question: str, weight: float) -> np.ndarray:
-    """Minus `weight` for the clauses whose role the question does not ask about: background clauses when it
-    asks for measures, measures when it asks how things stand. Only within documents that have a background
-    part: in one that is all measures (若干意见) every clause is what there is to cite."""
+    """Minus `weight` for the clauses whose role (clause_roles) the question does not ask about: background
+    clauses when it asks for measures, measures when it asks how things stand. Only within documents that have a
+    background part: in one that is all measures (若干意见) every clause is what there is to cite."""
     stance = question_stance(question)
     if stance is None or weight == 0:
         return np.zeros(len(roles))
+    background = roles == ROLES.index(BACKGROUND)
     if stance == MEASURE:
-        return np.where(roles == BACKGROUND, -weight, 0.0)
-    with_background = np.unique(clause_doc[roles == BACKGROUND])
-    return np.where((roles == MEASURE) & np.isin(clause_doc, with_background), -weight, 0.0)
+        return np.where(background, -weight, 0.0)
+    with_background = np.bincount(clause_doc[background], minlength=int(clause_doc.max(initial=0)) + 1) > 0
+    return np.where((roles == ROLES.index(MEASURE)) & with_background[clause_doc], -weight, 0.0)

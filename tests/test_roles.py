@@ -11,7 +11,17 @@ import pytest
 from rag.clauses import Document
 from rag.corpus import Corpus
 from rag.retrieve import RetrievalParams, search
-from rag.roles import AIM, BACKGROUND, MEASURE, PREAMBLE, clause_role, clause_roles, question_stance, role_prior
+from rag.roles import (
+    AIM,
+    BACKGROUND,
+    MEASURE,
+    PREAMBLE,
+    ROLES,
+    clause_role,
+    clause_roles,
+    question_stance,
+    role_prior,
+)
 from rag.runtime import Runtime
 
 from .conftest import parse_text
@@ -70,12 +80,14 @@ def test_question_stance(question: str, stance: str | None) -> None:
 def test_the_prior_lowers_the_other_role_and_spares_documents_without_a_background(corpus: Corpus) -> None:
     clauses = corpus.clauses
     roles = clause_roles(clauses)
+    assert [ROLES[r] for r in roles] == [clause_role(c) for c in clauses]
+    background, measures = roles == ROLES.index(BACKGROUND), roles == ROLES.index(MEASURE)
     doc = np.array([[d.doc_id for d in corpus.documents].index(c.doc_id) for c in clauses])
     guide = np.array([c.doc_id == "sichuan-vti-re-guide" for c in clauses])
     measure = role_prior(roles, doc, "有没有降电价的措施", 2.0)
-    assert set(measure[roles == BACKGROUND]) == {-2.0} and set(measure[roles != BACKGROUND]) == {0.0}
+    assert set(measure[background]) == {-2.0} and set(measure[~background]) == {0.0}
     status = role_prior(roles, doc, "目前的储量有多少", 2.0)
-    assert set(status[guide & (roles == MEASURE)]) == {-2.0}
+    assert set(status[guide & measures]) == {-2.0} and set(status[guide & ~measures]) == {0.0}
     assert set(status[~guide]) == {0.0}                   # the opinions are all measures: nothing else to cite
     assert not role_prior(roles, doc, "探矿权 续期", 2.0).any()
 
