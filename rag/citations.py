@@ -187,9 +187,15 @@ def _complete(paths: list[list[tuple[str, int]]], ranges: list[bool]) -> list[tu
 
 
 def _ordinal(query: str, m: re.Match[str]) -> bool:
-    """Whether a 第X条/项/款 token is an ordinal with a classifier (a noun follows it), not a clause number."""
+    """Whether a 第X条/项/款 token is an ordinal with a classifier (a noun follows it), not a clause number. One
+    that goes on an address ("第四章第四节第三项金融支持": the noun is the item's title) is a clause number."""
     return (m.group("u") in _ORDINAL_UNITS and not _AFTER_REFERENCE.match(query, m.end())
+            and not _CHAINED.search(query, 0, m.start())
             and starts_with_noun(query[m.end():]))
+
+
+# A 第X章/节/部分/编/条 or a （X） that ends right where the next token starts.
+_CHAINED = re.compile(rf"(?:第\s*(?:{_N})\s*(?:编|章|节|条|部分)|[（(]\s*(?:[{CN_NUM}]{{1,4}}|\d{{1,3}})\s*[）)])\s*$")
 
 
 def replace_reference(previous: str, core: str) -> str | None:

@@ -115,6 +115,16 @@ def test_an_ordinal_with_a_classifier_is_no_clause_number(corpus: Corpus, query:
     assert parse_reference(query, corpus.documents) is None
 
 
+@pytest.mark.parametrize(("query", "citation"), [
+    ("指南第四章第四节第三项金融支持具体有哪些", "《指南》第四章第四节（三）"),
+    ("指南第三章第二节第一条钢铁产业怎么布局", "《指南》第三章第二节（一）"),
+])
+def test_an_item_number_that_goes_on_an_address_is_no_ordinal(corpus: Corpus, query: str, citation: str) -> None:
+    # The noun after 第三项 is the item's own title (强化金融支持); read as an ordinal, the query cited the whole 节.
+    ref = parse_reference(query, corpus.documents)
+    assert ref is not None and [c.citation for c in resolve(ref, corpus.documents)] == [citation]
+
+
 @pytest.mark.parametrize("query", ["若干意见第十五条规定了什么", "第十五条中关于投入的内容", "若干意见第十五条",
                                    "若干意见第十五条涉及哪些方面", "第十五条明确了什么", "第十五条针对的是什么"])
 def test_a_clause_number_followed_by_words_about_it_still_names_it(corpus: Corpus, query: str) -> None:
