@@ -9,8 +9,8 @@ only as "可能相关".
 Abstention looks at what the question asks for and at how well the best clauses cover its topic,
 because dense cosine alone does not separate in-corpus from off-topic questions
 (notes/embedding-model.md). A question that asks for a figure, a procedure, an office, conditions,
-how a price or share is set, or a subsidy (KINDS) needs a topic sentence that gives one. Otherwise the
-composer weighs how much of the question's vocabulary the best clause contains (IDF over the indexed
+how a price or share is set, a city or the companies, or a subsidy (KINDS) needs a topic sentence that gives
+one. Otherwise the composer weighs how much of the question's vocabulary the best clause contains (IDF over the indexed
 chunks; a word the corpus never uses weighs most) and the dense cosine of the best clause. The thresholds
 are calibrated on the QA set's unanswerable questions (evaluation/tune.py).
 """
@@ -21,13 +21,14 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 
 from .citations import Reference, mentioned_documents, missing, parse_reference, without_document_names
 from .clauses import Clause, SubUnit
 from .index import ClauseIndex
-from .mentions import unmentioned
+from .mentions import PlaceFinder, unmentioned
 from .retrieve import Hit
 from .tokenize import STOPWORDS, fold_subscripts, function_word, topic_word
 
@@ -35,6 +36,12 @@ _SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")
 # Figures and five-year-plan periods ("十四五"): a question that names one is answered only from a clause that has it.
 # A code with digits (V2O5, PM2.5, AS9100) counts whole, and the documents' subscripts (V₂O₅) as digits.
 _NUMBER = re.compile(r"[A-Za-z]*\d+(?:\.\d+)?(?:[A-Za-z]+\d*)*|十[一二三四五六七八九]五")
+
+
+class Finder(Protocol):
+    """What tells whether a sentence carries a kind of answer: a compiled pattern, or a PlaceFinder."""
+
+    def search(self, string: str, /) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ class AnswerKind:
     asked: re.Pattern[str]     # matches the question
     # Matches a sentence that gives this kind of answer. Only words that say so: 申请 or 登记 alone are
     # often the topic itself ("探矿权登记"), not a procedure.
-    carried: re.Pattern[str]
+    carried: Finder
     # Whether the question's own words in a sentence show the answer: a sentence that gives a 补贴 answers
     # "有没有补贴", but the 新材料 a question names does not answer its "要交哪些材料".
     own_words: bool = False
@@ -59,10 +66,11 @@ class AnswerKind:
     narrows: str = ""          # a broader kind this one stands in for when both are asked
 
     @classmethod
-    def of(cls, name: str, label: str, asked: str, carried: str, own_words: bool = False,
+    def of(cls, name: str, label: str, asked: str, carried: str | Finder, own_words: bool = False,
            fallback: bool = False, narrows: str = "") -> AnswerKind:
-        """A kind from the two patterns' source."""
-        return cls(name, label, re.compile(asked), re.compile(carried), own_words, fallback, narrows)
+        """A kind from the two patterns' source (or, for `carried`, a Finder)."""
+        found = re.compile(carried) if isinstance(carried, str) else carried
+        return cls(name, label, re.compile(asked), found, own_words, fallback, narrows)
 
 
 KINDS = (
@@ -116,6 +124,20 @@ KINDS = (
         r"(?:怎么|如何|怎样|咋)(?:确定|定|计算|核定|分配|分|打分|评分)(?:的|出来)?(?=[？?，,。；\s]|$)"
         r"|按什么(?:方法|办法|公式|标准)?(?:打分|评分|计算|确定|分配)",
         r"确定|核定|计算|公式|评分|打分|权重|系数|(?:按照?|依照?|根据)[^，。；]{1,16}(?:方式|办法|比例|标准)"),
+    # Which city or county ("设在哪个城市", "包括哪些市县", "分别在哪几个地方"): a sentence that names one (GB/T 2260;
+    # rag/mentions.py PlaceFinder). Not "哪些地方提到…", which asks where in the documents.
+    AnswerKind.of(
+        "place", "具体的城市或地点",
+        r"(?:哪个|哪些|哪几个)(?:城市|市州|市县|区县|市|县|州)"
+        r"|(?:设|建|落户|布局|选址|定|放)在(?:哪个|哪些|哪几个)?(?:城市|地方|市|县|州|里|儿|哪)"
+        r"|(?:分别)?在哪(?:几个|些)(?:地方|城市)|分别在哪",
+        PlaceFinder()),
+    # Which companies ("具体是哪几家公司", "企业名单"): the documents speak of kinds of 企业; a sentence that names
+    # none ("攀钢集团", "…有限公司") does not say which. Not "企业集团", "大集团", "产业集团": kinds again.
+    AnswerKind.of(
+        "company", "具体的企业名单",
+        r"名单|哪(?:几|一)家(?:公司|企业|单位|厂)?|哪些(?:公司|厂家|厂商)|是哪(?:几|些)家",
+        r"公司|(?<![大业])集团(?!化)"),
     # A specific benefit: a subsidy, an award, a tax break. Asked for only when nothing more specific is
     # (a figure, a procedure…): "能补贴多少钱" needs the figure, not just a sentence that names a 补贴.
     AnswerKind.of(
@@ -136,7 +158,8 @@ _QUALIFIED = re.compile(r"(?:符合|满足|达到|具备)(?:(?!什么|哪|啥|�
 _ACROSS = re.compile(r"两份|两个文件|两个政策|这两个|分别|各自|各有|各是")
 # Words that only say what kind of answer is wanted; they are no part of the topic.
 _ANSWER_WORDS = frozenset(
-    "多少 多大 多长 多久 几 百分之几 哪年 何时 时候 具体 分别 大概 主要 最高 最多 最低 一共".split())
+    "多少 多大 多长 多久 几 百分之几 哪年 何时 时候 具体 分别 大概 主要 最高 最多 最低 一共"
+    " 哪个 哪几个 哪些 城市 市 县 州 市县 市州 名单 哪家 哪几家".split())
 
 
 @dataclass(frozen=True)
@@ -301,7 +324,8 @@ def abstention_reason(ev: Evidence, params: AnswerParams) -> str:
     - the question names a kind of thing (石墨矿, 电解铝企业), or a province outside the documents' own or one of
       its cities (内蒙古, 包头), that the documents never mention (rag/mentions.py);
     - the question names a figure, a year (2030) or a plan period ("十五五") that none of the best clauses contains;
-    - it asks for kinds of answer (a figure or date, a procedure, an office, conditions, a method, a subsidy;
+    - it asks for kinds of answer (a figure or date, a procedure, an office, conditions, a method, a place, the
+      companies, a subsidy;
       KINDS), and for one of them no sentence that carries it matches the question's topic nearly as well as the best
       sentence does, or holds even the minimum share of its topic asked of any answer (the documents speak
       of the topic but do not give what is asked: lacking_kinds);

@@ -166,3 +166,44 @@ def prefectures() -> dict[str, str]:
 def _province_short(name: str) -> str:
     """The short name (PROVINCES) of a province's full name: 内蒙古自治区 -> 内蒙古; "" for none."""
     return next((p for p in PROVINCES if name.startswith(p)), "")
+
+
+# A county-level name counts as a place only with its suffix ("冕宁县"; not 市场, 区域, 区块) or in a list of places
+# ("冕宁、德昌"): bare, many are everyday words (合作, 新兴, 资源, 通道 are counties too).
+_COUNTY_SUFFIX = re.compile(r"(?:自治县|自治旗|林区|特区|市|县|区|旗)$")
+_SUFFIX_AFTER = re.compile(r"[县旗]|市(?!场)|区(?![域块别间分])")
+
+
+@functools.cache
+def counties() -> frozenset[str]:
+    """The county-level divisions of GB/T 2260 (every revision the gb2260 package holds), by their names less the
+    suffix (冕宁县 -> 冕宁), two characters or more."""
+    names = (_COUNTY_SUFFIX.sub("", name) for table in gb2260_data.values() for code, name in table.items()
+             if code % 100 and name != "市辖区")
+    return frozenset(n for n in names if len(n) >= 2)
+
+
+class PlaceFinder:
+    """Finds a place a sentence names: a prefecture-level city by its short name (攀枝花, 凉山), a county-level one
+    with its suffix or beside another place (冕宁、德昌). `search` as re.Pattern's, so that it can stand for one."""
+
+    def search(self, text: str) -> bool:
+        cities, towns = prefectures(), counties()
+        for i in range(len(text) - 1):
+            for n in range(2, 6):
+                word = text[i:i + n]
+                if word in cities:
+                    return True
+                if word in towns and (_SUFFIX_AFTER.match(text, i + n)
+                                      or self._listed_with_another(text, i, i + n, cities, towns)):
+                    return True
+        return False
+
+    @staticmethod
+    def _listed_with_another(text: str, start: int, end: int, cities: dict[str, str], towns: frozenset[str]) -> bool:
+        """Whether text[start:end] stands in a list beside another place name ("冕宁、德昌")."""
+        after = text[end + 1:end + 6] if text[end:end + 1] == "、" else ""
+        before = text[max(0, start - 6):start - 1] if text[start - 1:start] == "、" else ""
+        return (any(after[:n] in cities or after[:n] in towns for n in range(2, 6) if len(after) >= n)
+                or any(before[-n:] in cities or before[-n:] in towns for n in range(2, 6) if len(before) >= n))
+

@@ -180,6 +180,13 @@ def test_abstention_rules() -> None:
     ("符合准入条件的废钢企业全省要达到多少家？", ("figure",)),  # the conditions qualify; the count is asked
     ("多少家企业符合工信部的准入条件？", ("figure",)),
     ("符合工信部《废钢铁加工行业准入条件》的企业要达到几家？", ("figure",)),  # a long qualifier
+    ("省级矿产资源储备基地建在哪个市？", ("place",)),
+    ("试验区包括哪些市县？", ("place",)),
+    ("三大钛化工基地分别在哪儿？", ("place",)),
+    ("指南里有哪些地方提到氢冶金？", ()),                      # where in the documents, not which place
+    ("钒钛新材料示范企业名单有哪些？", ("company",)),
+    ("特钢企业集团由哪几家公司组建？", ("company",)),
+    ("哪些企业可以申请这笔资金？", ()),                         # which kind of enterprise: conditions, not names
 ])
 def test_the_kinds_of_answer_a_question_asks_for(question: str, kinds: tuple[str, ...]) -> None:
     assert tuple(k.name for k in asked_kinds(question)) == kinds
@@ -192,6 +199,26 @@ def test_a_procedure_question_needs_a_sentence_that_gives_a_procedure() -> None:
     assert should_abstain(asks, p)                                         # the topic is there, no procedure
     assert not should_abstain(asks.__class__(**{**vars(asks), "kind_support": (0.5,)}), p)
     assert should_abstain(asks.__class__(**{**vars(asks), "kind_support": (0.2,)}), p)  # a stray 申请 elsewhere
+
+
+@pytest.mark.parametrize(("question", "label"), [
+    ("省级矿产资源储备基地建在哪个市？", "具体的城市或地点"),
+    ("废钢铁加工配送中心设在哪个县？", "具体的城市或地点"),
+    ("钒钛新材料示范企业名单有哪些？", "具体的企业名单"),
+    ("特钢企业集团由哪几家公司组建？", "具体的企业名单"),
+])
+def test_which_city_or_which_companies_abstains_when_no_clause_names_one(asker: Asker, question: str,
+                                                                          label: str) -> None:
+    # The documents speak of 储备, 配送中心 and 企业集团 but name no city or company for them: before these kinds,
+    # each was answered from the clause on its topic.
+    a = asker.ask(question)
+    assert a.abstained and f"但没有给出{label}，" in a.text
+
+
+def test_which_cities_is_answered_from_the_sentence_that_names_them(asker: Asker) -> None:
+    a = asker.ask("钛化工生产基地要建在哪几个城市？")
+    assert not a.abstained and a.citations[0].clause.citation == "《指南》第三章第二节（二）"
+    assert "攀枝花、德阳、宜宾三大钛化工生产基地" in a.text
 
 
 def test_a_question_that_asks_two_things_abstains_when_one_is_not_given(asker: Asker) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from rag.answer import Weights
 from rag.ask import Asker
-from rag.mentions import unmentioned, unmentioned_elements, unmentioned_kinds, unmentioned_places
+from rag.mentions import PlaceFinder, unmentioned, unmentioned_elements, unmentioned_kinds, unmentioned_places
 from rag.runtime import Runtime
 
 
@@ -126,3 +126,18 @@ def test_a_question_about_another_provinces_city_abstains_and_says_which(asker: 
     a = asker.ask("包头的稀土企业有什么扶持措施？")
     assert a.abstained and a.text.startswith("现有文件中没有找到关于这个问题的规定：文件中没有提到“包头”。")
     assert not asker.ask("攀枝花的钒钛企业有什么扶持措施？").abstained
+
+
+@pytest.mark.parametrize(("sentence", "names_one"), [
+    ("打造攀枝花、德阳、宜宾三大钛化工生产基地", True),     # prefecture-level cities by their short names
+    ("凉山州、乐山市稀土冶炼分离产业基地", True),
+    ("形成了冕宁、德昌两大稀土矿区", True),                 # counties beside each other
+    ("在江油市建设产业园", True),                           # a county-level city with its suffix
+    ("完善资源市场", False),                                # 资源县 exists; 资源市场 is no place
+    ("加快创新平台建设", False),                            # 新平县 inside 创新平台
+    ("扩大开放合作，", False),                              # 合作市 exists; bare, it is the everyday word
+    ("发展长寿命钒电池", False),
+])
+def test_a_sentence_that_names_a_place(sentence: str, names_one: bool) -> None:
+    assert PlaceFinder().search(sentence) is names_one
+
