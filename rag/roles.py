@@ -27,12 +27,13 @@ ROLES = (BACKGROUND, AIM, MEASURE, PREAMBLE)  # clause_roles codes: a role's pos
 # "夯实找矿基础" is a measure whose heading ends in 基础, not a section on the 发展基础.
 _CN = "一二三四五六七八九十百零〇"
 _NUMBER = re.compile(rf"^(?:第[{_CN}\d]+[章节部分篇]|[{_CN}]+、|（[{_CN}]+）|\d+[.、])\s*")
+# A name may join several ("发展现状与存在问题", "机遇和挑战"): each part must be one.
 _BACKGROUND = re.compile(
-    r"(?:发展|产业|工作|现实|已有|良好)?基础|(?:存在的?|主要|突出|面临的?)?问题(?:[与和及]不足)?"
-    r"|(?:面临的?|发展|当前)?形势(?:[与和及](?:挑战|机遇))?|(?:编制|规划|发展|出台)?背景"
-    r"|(?:发展|产业|基本)?现状(?:[与和及](?:存在的?)?问题)?|基本情况|(?:发展|取得的?)?(?:成效|成就)"
-    r"|(?:机遇|挑战)(?:[与和及](?:机遇|挑战))?")
-_AIM = re.compile(r"总体要求|总体思路|指导思想|基本原则|(?:发展|主要|总体|工作)?目标(?:[与和及]任务)?")
+    r"(?:发展|产业|工作|现实|已有|良好)?基础|(?:存在的?|主要|突出|面临的?)?(?:问题|不足)"
+    r"|(?:面临的?|发展|当前)?(?:形势|机遇|挑战)|(?:编制|规划|发展|出台)?背景"
+    r"|(?:发展|产业|基本)?现状|基本情况|(?:发展|取得的?)?(?:成效|成就)")
+_AIM = re.compile(r"总体要求|总体思路|指导思想|基本原则|(?:发展|主要|总体|工作)?目标")
+_JOINED = re.compile(r"[与和及、]")
 
 # Cue words of a question about how things stand, and of one about what is to be done or allowed.
 _STATUS = re.compile(r"现在|目前|当前|现状|已经|已有|已建|截至|至今|这些年|过去|以前|毛病|短板|不足|差距|瓶颈|难题|底子"
@@ -52,10 +53,10 @@ def clause_role(clause: Clause) -> str:
     if clause.keys and clause.keys[0][0] == "preamble":
         return PREAMBLE
     for heading in reversed(clause.path[:-1]):
-        name = heading_name(heading)
-        if _BACKGROUND.fullmatch(name):
+        parts = _JOINED.split(heading_name(heading))
+        if all(_BACKGROUND.fullmatch(p) for p in parts):
             return BACKGROUND
-        if _AIM.fullmatch(name):
+        if all(_AIM.fullmatch(p) for p in parts):
             return AIM
     return MEASURE
 

@@ -59,6 +59,22 @@ def test_opinions_are_measures_even_where_a_heading_ends_in_a_background_word(op
     assert Counter(by_id(opinions).values()) == Counter({MEASURE: 18, PREAMBLE: 1})
 
 
+@pytest.mark.parametrize(("heading", "role"), [
+    ("一、发展现状与存在问题", BACKGROUND),
+    ("第一章 发展基础和面临形势", BACKGROUND),
+    ("（一）机遇与挑战", BACKGROUND),
+    ("一、总体要求", AIM),
+    ("第一章 指导思想、基本原则和发展目标", AIM),
+    ("一、重点任务", MEASURE),
+    ("一、优化勘查布局，夯实找矿基础", MEASURE),
+    ("一、加强要素保障与资金支持", MEASURE),
+])
+def test_a_role_is_read_off_a_headings_whole_name(heading: str, role: str) -> None:
+    item = "1." if heading.startswith("（") else "（一）"
+    doc = parse_text(f"文件\n\n{heading}\n\n{item}内容。正文。\n", "heading")
+    assert clause_role(doc.clauses[-1]) == role
+
+
 def test_a_plan_laid_out_as_others_are_gets_the_same_roles() -> None:
     roles = by_id(parse_text(PLAN, "plan"))
     assert roles == {"preamble": PREAMBLE, "pt1.it1": BACKGROUND, "pt1.it2": BACKGROUND, "pt2.it1": AIM,
