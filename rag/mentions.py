@@ -38,6 +38,8 @@ from .tokenize import STOPWORDS, Tokenizer, word_tag
 CATEGORY_HEADS = tuple(sorted(
     "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区 砂".split(), key=len, reverse=True))
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
+_COMPANY_HEADS = frozenset({"集团", "公司"})
+_NOT_A_NAME = re.compile(r"[我你他她它咱这那哪几某各每本该其此]")
 # The chemical elements' one-character names, less those that also write everyday words a question may use without
 # meaning the element (金 资金, 银 银行, 铁 地铁, 铜 铜仁, 锡 无锡, 铅 铅笔) and the non-metals that name processes,
 # compounds and concepts as often as elements (氢 氢能, 碳 低碳, 氧 氧化, 氮, 氟, 氯, 硫, 磷, 碘).
@@ -61,9 +63,19 @@ def unmentioned(question: str, tokenizer: Tokenizer, titles: Sequence[str], corp
     """The kinds and places (unmentioned_places) the question names that the documents never mention, the question
     cut once."""
     words = tokenizer.words(question)
-    kinds = unmentioned_kinds(words, tokenizer, corpus_text)
+    kinds = unmentioned_kinds(words, tokenizer, corpus_text) + unmentioned_companies(words, corpus_text)
     elements = tuple(e for e in unmentioned_elements(question, corpus_text) if not any(e in k for k in kinds))
     return kinds + elements + unmentioned_places(words, titles, corpus_text)
+
+
+def unmentioned_companies(words: Sequence[str], corpus_text: str) -> tuple[str, ...]:
+    """The companies a question names by a word before 集团 or 公司 ("攀钢集团") that the documents never use. jieba's
+    tags do not help here (攀钢 is a verb to it), so the word only has to be two or more characters the documents lack,
+    and no pronoun or quantifier: "我们公司", "哪几家公司", "小公司" name no company."""
+    return tuple(dict.fromkeys(
+        words[i - 1] + w for i, w in enumerate(words)
+        if w in _COMPANY_HEADS and i and _CJK.match(words[i - 1]) and len(words[i - 1]) >= 2
+        and words[i - 1] not in STOPWORDS and not _NOT_A_NAME.search(words[i - 1]) and words[i - 1] not in corpus_text))
 
 
 def unmentioned_elements(question: str, corpus_text: str) -> tuple[str, ...]:

@@ -7,7 +7,14 @@ import pytest
 
 from rag.answer import Weights
 from rag.ask import Asker
-from rag.mentions import PlaceFinder, unmentioned, unmentioned_elements, unmentioned_kinds, unmentioned_places
+from rag.mentions import (
+    PlaceFinder,
+    unmentioned,
+    unmentioned_companies,
+    unmentioned_elements,
+    unmentioned_kinds,
+    unmentioned_places,
+)
 from rag.runtime import Runtime
 
 
@@ -140,4 +147,24 @@ def test_a_question_about_another_provinces_city_abstains_and_says_which(asker: 
 ])
 def test_a_sentence_that_names_a_place(sentence: str, names_one: bool) -> None:
     assert PlaceFinder().search(sentence) is names_one
+
+
+@pytest.mark.parametrize(("question", "found"), [
+    ("攀钢集团在指南里承担哪些重点项目？", ("攀钢集团",)),        # jieba calls 攀钢 a verb: no noun check here
+    ("我们公司拿了探矿权，到期能续吗？", ()),                      # a pronoun
+    ("指南里的示范企业具体是哪几家公司？", ()),                    # a quantifier
+    ("我们是家小地勘公司，探矿权到期能续吗？", ()),                # 地勘 is the documents' own word
+    ("省属的矿产投资公司资本金不够，政府会注资吗？", ()),
+])
+def test_a_company_the_documents_never_name_is_found(runtime: Runtime, question: str,
+                                                     found: tuple[str, ...]) -> None:
+    words = runtime.index.tokenizer.words(question)
+    text = "\n".join(c.text for c in runtime.index.clauses)
+    assert unmentioned_companies(words, text) == found
+
+
+def test_a_question_about_such_a_company_abstains_and_says_which(asker: Asker) -> None:
+    # Before, the clause on 钢铁产业 answered it as if the documents spoke of the company.
+    a = asker.ask("攀钢集团能享受电价支持吗？")
+    assert a.abstained and "文件中没有提到“攀钢集团”" in a.text
 
