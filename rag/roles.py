@@ -19,14 +19,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from .clauses import Clause
+from .markers import match_heading
 
 BACKGROUND, AIM, MEASURE, PREAMBLE = "background", "aim", "measure", "preamble"
 ROLES = (BACKGROUND, AIM, MEASURE, PREAMBLE)  # clause_roles codes: a role's position here
 
-# A heading's own name once its number is cut off ("第二节 存在的问题" -> "存在的问题"). Whole names only:
-# "夯实找矿基础" is a measure whose heading ends in 基础, not a section on the 发展基础.
-_CN = "一二三四五六七八九十百零〇"
-_NUMBER = re.compile(rf"^(?:第[{_CN}\d]+[章节部分篇]|[{_CN}]+、|（[{_CN}]+）|\d+[.、])\s*")
+# Role names are matched against a heading's whole name (markers.match_heading's title): "夯实找矿基础" is a measure
+# whose heading ends in 基础, not a section on the 发展基础.
 # A name may join several ("发展现状与存在问题", "机遇和挑战"): each part must be one.
 _BACKGROUND = re.compile(
     r"(?:发展|产业|工作|现实|已有|良好)?基础|(?:存在的?|主要|突出|面临的?)?(?:问题|不足)"
@@ -43,8 +42,10 @@ _MEASURE = re.compile(r"支持|鼓励|政策|措施|办法|说法|要求|规定|
 
 
 def heading_name(heading: str) -> str:
-    """A heading without its number: "第二节 存在的问题" -> "存在的问题"."""
-    return _NUMBER.sub("", heading).strip()
+    """A heading without its number, as the parser reads it (markers.match_heading): "第二节 存在的问题" ->
+    "存在的问题"; "" for a path entry that is no numbered heading (序言, 第一段)."""
+    h = match_heading(heading)
+    return h.title if h is not None else ""
 
 
 def clause_role(clause: Clause) -> str:
