@@ -54,7 +54,7 @@ _DIVISION = re.compile(r"(?:省|市|(?:壮族|回族|维吾尔)?自治区|特别
 # A prefecture's name less its suffix and the peoples an autonomous prefecture names (西双版纳傣族自治州 -> 西双版纳).
 _ELEMENT_RUN = re.compile(f"[{''.join(sorted(ELEMENTS))}]+")
 # A question on the role a place is given: "…布局里是什么定位", "给泸州派了什么任务", "承担哪些分工".
-_ROLE = re.compile(r"定位|布局|分工|角色|(?:派|分配|安排)了?(?:什么|哪些|啥)?任务|承担(?:什么|哪些|啥)")
+_ROLE = re.compile(r"定位|布局|分工|角色|方向|(?:派|分配|安排)了?(?:什么|哪些|啥)?任务|承担(?:什么|哪些|啥)")
 _PREFECTURE = re.compile(r"(?:市|地区|盟|(?:(?:哈尼|景颇|傈僳|朝鲜|布依|土家|蒙古|柯尔克孜|哈萨克"
                          r"|[彝壮苗回傣藏白羌侗])族?)+自治州)$")
 
@@ -69,13 +69,31 @@ def unmentioned(question: str, tokenizer: Tokenizer, titles: Sequence[str], corp
 
 
 def unmentioned_companies(words: Sequence[str], corpus_text: str) -> tuple[str, ...]:
-    """The companies a question names by a word before 集团 or 公司 ("攀钢集团") that the documents never use. jieba's
-    tags do not help here (攀钢 is a verb to it), so the word only has to be two or more characters the documents lack,
-    and no pronoun or quantifier: "我们公司", "哪几家公司", "小公司" name no company."""
-    return tuple(dict.fromkeys(
-        words[i - 1] + w for i, w in enumerate(words)
-        if w in _COMPANY_HEADS and i and _CJK.match(words[i - 1]) and len(words[i - 1]) >= 2
-        and words[i - 1] not in STOPWORDS and not _NOT_A_NAME.search(words[i - 1]) and words[i - 1] not in corpus_text))
+    """The companies a question names by a name before 集团 or 公司 ("攀钢集团") that the documents never use. jieba's
+    tags do not help here (攀钢 is a verb to it), so the name only has to be two or more characters the documents lack,
+    and no pronoun or quantifier: "我们公司", "哪几家公司", "小公司" name no company. A name jieba cuts into single
+    characters (宝 / 武 / 集团, 龙 / 佰 / 集团) is read whole, back to the first preposition, pronoun or particle."""
+    found = []
+    for i, w in enumerate(words):
+        if w not in _COMPANY_HEADS or not i:
+            continue
+        name = words[i - 1]
+        if len(name) == 1:
+            j = i - 1
+            while j > 0 and len(words[j - 1]) == 1 and _name_character(words[j - 1]):
+                j -= 1
+            name = "".join(words[j:i]) if all(_name_character(c) for c in words[j:i]) else ""
+        if (_CJK.match(name) and len(name) >= 2 and name not in STOPWORDS and not _NOT_A_NAME.search(name)
+                and name not in corpus_text):
+            found.append(name + w)
+    return tuple(dict.fromkeys(found))
+
+
+def _name_character(word: str) -> bool:
+    """Whether a one-character word may be part of a name jieba cut apart: no preposition, conjunction, particle,
+    pronoun, adverb, classifier, locative or adjective (对, 和, 的, 这, 都, 家, 里, 大)."""
+    return bool(_CJK.match(word)) and word not in STOPWORDS and not word_tag(word).startswith(
+        ("p", "c", "u", "r", "d", "q", "f", "a"))
 
 
 def unmentioned_elements(question: str, corpus_text: str) -> tuple[str, ...]:

@@ -107,6 +107,7 @@ def test_a_question_about_such_an_element_abstains_and_says_which(asker: Asker) 
     ("西双版纳的企业能来四川开矿吗？", ("西双版纳",)),     # 西双版纳傣族自治州
     ("广元的企业能申请探矿权抵押融资吗？", ()),            # a city of the province the documents never name
     ("广元在钒钛钢铁和稀土产业布局里是什么定位？", ("广元",)),  # …unless asked what role the documents give it
+    ("指南给广元市的钢铁产业定了什么发展方向？", ("广元",)),
     ("指南的产业布局里给泸州派了什么任务没有？", ("泸州",)),
     ("攀枝花在产业布局里是什么定位？", ()),                # named by the documents
     ("凉山州的稀土矿怎么整合？", ()),                        # named by the documents
@@ -155,6 +156,11 @@ def test_a_sentence_that_names_a_place(sentence: str, names_one: bool) -> None:
     ("指南里的示范企业具体是哪几家公司？", ()),                    # a quantifier
     ("我们是家小地勘公司，探矿权到期能续吗？", ()),                # 地勘 is the documents' own word
     ("省属的矿产投资公司资本金不够，政府会注资吗？", ()),
+    ("指南对宝武集团在川的钢铁布局有什么安排？", ("宝武集团",)),  # jieba cuts 宝 / 武: read whole, after 对
+    ("龙佰集团有什么项目？", ("龙佰集团",)),
+    ("川投集团有什么项目？", ("川投集团",)),
+    ("给大集团什么支持？", ()),                                   # an adjective: a kind of company, no name
+    ("那家公司能不能贷款？", ()),                                 # a pronoun and a classifier
 ])
 def test_a_company_the_documents_never_name_is_found(runtime: Runtime, question: str,
                                                      found: tuple[str, ...]) -> None:
