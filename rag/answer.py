@@ -25,7 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .citations import Reference, mentioned_documents, missing, parse_reference, without_document_names
+from .citations import Reference, document_names, mentioned_documents, missing, parse_reference, without_document_names
 from .clauses import Clause, SubUnit
 from .index import ClauseIndex
 from .mentions import PlaceFinder, unmentioned
@@ -222,6 +222,8 @@ class Weights:
         # Every clause's text and headings, for asking whether the documents use a word at all.
         self.corpus_text = "\n".join(_with_headings(c) for c in index.clauses)
         self.titles = tuple(d.title for d in index.corpus.documents)
+        # What a question may call the documents themselves (their titles, short titles, 文号).
+        self.names = tuple(n for d in index.corpus.documents for n in document_names(d) if n)
 
     def idf(self, token: str) -> float:
         """IDF of a token; the largest value for a word the corpus never uses."""
@@ -278,7 +280,8 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
         kind_support=tuple(round(max((c for c, sent in support if carries((k,), sent, terms)), default=0.0), 4)
                            for k in asked),
         numbers_found=all(any(n in fold_subscripts(h.clause.text).lower() for h in top) for n in numbers),
-        unmentioned=unmentioned(question, weights.index.tokenizer, weights.titles, weights.corpus_text),
+        unmentioned=unmentioned(question, weights.index.tokenizer, weights.titles, weights.corpus_text,
+                                weights.names),
     )
 
 
@@ -321,8 +324,9 @@ def abstention_reason(ev: Evidence, params: AnswerParams) -> str:
     """Why the documents do not appear to answer the question: "unmentioned", "number", "kind", "topic"; ""
     if they do.
 
-    - the question names a kind of thing (石墨矿, 电解铝企业), or a province outside the documents' own or one of
-      its cities (内蒙古, 包头), that the documents never mention (rag/mentions.py);
+    - the question names a kind of thing (石墨矿, 电解铝企业), a company (攀钢集团), a province outside the documents'
+      own or one of its cities (内蒙古, 包头), or another document or programme by name (《…条例》, “钒钛英才计划”),
+      that the documents never mention (rag/mentions.py);
     - the question names a figure, a year (2030) or a plan period ("十五五") that none of the best clauses contains;
     - it asks for kinds of answer (a figure or date, a procedure, an office, conditions, a method, a place, the
       companies, a subsidy;
@@ -447,7 +451,7 @@ def _abstain(question: str, hits: Sequence[Hit], ev: Evidence, reason: str, gap:
         labels = "、".join(k.label for k in _named_kinds(lacking))
         text = f"现有文件中没有找到关于这个问题的规定：相关条款涉及这一话题，但没有给出{labels}，无法给出有依据的答案。"
     elif reason == "unmentioned":
-        named = "、".join(f"“{k}”" for k in ev.unmentioned)
+        named = "、".join(k if k.startswith("《") else f"“{k}”" for k in ev.unmentioned)
         text = f"现有文件中没有找到关于这个问题的规定：文件中没有提到{named}。"
     elif reason == "number":
         text = ("现有文件中没有找到关于这个问题的规定：相关条款中没有出现问题里的数字或时期（如年份、“十五五”），"

@@ -305,7 +305,7 @@ def _doc_hint(text: str, documents: Sequence[Document]) -> str:
     if not bare:
         return ""
     for d in documents:
-        for name in _names(d):
+        for name in document_names(d):
             if name and (name in bare or (len(bare) >= 2 and bare in name)):
                 return name if name in bare else bare
     return ""
@@ -328,7 +328,7 @@ def without_document_names(query: str, documents: Sequence[Document], short_titl
 
 def _mention_names(d: Document) -> tuple[str, ...]:
     """The names a question may mention a document by (_names, short title first), those of two characters or more."""
-    return tuple(n for n in _names(d) if len(n) >= 2)
+    return tuple(n for n in document_names(d) if len(n) >= 2)
 
 
 def documents_named(hint: str, documents: Sequence[Document]) -> list[Document]:
@@ -336,10 +336,10 @@ def documents_named(hint: str, documents: Sequence[Document]) -> list[Document]:
     if not hint:
         return list(documents)
     return [d for d in documents
-            if hint in _names(d) or hint in d.meta.title or hint in d.meta.short_title]
+            if hint in document_names(d) or hint in d.meta.title or hint in d.meta.short_title]
 
 
-def _names(d: Document) -> tuple[str, ...]:
+def document_names(d: Document) -> tuple[str, ...]:
     """What a reference may call a document: its short title, title, id or 文号 (the text's, else the manifest's)."""
     return (d.meta.short_title.strip("《》"), d.meta.title, d.doc_id, d.doc_number)
 

@@ -16,6 +16,9 @@ A chemical element is a kind too, named by one character (ELEMENTS): a mining or
 elements it covers (钒, 钛, 锂, 稀土's 镧 or 铈 when it goes into detail), and a question on one it never writes
 anywhere ("铌、钽这类稀有金属…", "镨钕氧化物…", "硅锰合金…") is outside it, whatever word jieba makes of it.
 
+A question may also cite a document or a programme by name: 《四川省战略性矿产资源储备条例》, “钒钛英才计划”. One that
+is not among the documents and that they never write is outside them (unmentioned_names).
+
 A province is another matter: a province's policy does not cover another province. When every document's title
 names a province (四川省…), a question about a province that no title names and no clause mentions ("内蒙古包头
 那边对稀土企业有哪些扶持措施") is outside them, however close their clauses on 稀土企业 are. So is a city of such a
@@ -38,6 +41,7 @@ from .tokenize import STOPWORDS, Tokenizer, word_tag
 CATEGORY_HEADS = tuple(sorted(
     "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区 砂".split(), key=len, reverse=True))
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 _COMPANY_HEADS = frozenset({"集团", "公司"})
 _NOT_A_NAME = re.compile(r"[我你他她它咱这那哪几某各每本该其此]")
 # The chemical elements' one-character names, less those that also write everyday words a question may use without
@@ -59,13 +63,60 @@ _PREFECTURE = re.compile(r"(?:市|地区|盟|(?:(?:哈尼|景颇|傈僳|朝鲜|�
                          r"|[彝壮苗回傣藏白羌侗])族?)+自治州)$")
 
 
-def unmentioned(question: str, tokenizer: Tokenizer, titles: Sequence[str], corpus_text: str) -> tuple[str, ...]:
-    """The kinds and places (unmentioned_places) the question names that the documents never mention, the question
-    cut once."""
+def unmentioned(question: str, tokenizer: Tokenizer, titles: Sequence[str], corpus_text: str,
+                names: Sequence[str] = ()) -> tuple[str, ...]:
+    """The kinds, places (unmentioned_places) and quoted names (unmentioned_names; `names`: what a question may call
+    the documents themselves) the question names that the documents never mention, the question cut once."""
     words = tokenizer.words(question)
+    quoted = unmentioned_names(question, tokenizer, names or titles, corpus_text)
     kinds = unmentioned_kinds(words, tokenizer, corpus_text) + unmentioned_companies(words, corpus_text)
     elements = tuple(e for e in unmentioned_elements(question, corpus_text) if not any(e in k for k in kinds))
-    return kinds + elements + unmentioned_places(words, titles, corpus_text)
+    found = kinds + elements + unmentioned_places(words, titles, corpus_text)
+    return quoted + tuple(f for f in found if not any(f in q for q in quoted))
+
+
+# A document's title in 《》, or a name in quotation marks (“钒钛英才计划”).
+_TITLE = re.compile(r"《([^《》]{2,60})》")
+_QUOTED = re.compile(r"“([^“”]{2,30})”|「([^「」]{2,30})」|\"([^\"]{2,30})\"")
+
+
+def unmentioned_names(question: str, tokenizer: Tokenizer, names: Sequence[str], corpus_text: str) -> tuple[str, ...]:
+    """The documents (in 《》) and the quoted names a question cites that the documents never mention.
+
+    A title in 《》 that is none of the documents' own and that no clause quotes (《长江经济带发展负面清单》) is
+    another document: what it says is not in these ("《四川省战略性矿产资源储备条例》对储备矿产地的划定有哪些规定").
+    `names` are the documents' titles, short titles and 文号; a title that holds one (《…指南》) or most of one's
+    character pairs (a title written loosely) is theirs. A name in quotation marks is the documents' own when they
+    write it; one they do not that names a programme, policy or scheme (_PROGRAMME) with a word they never use
+    (“钒钛英才计划”: 英才) names one they do not have. A quote in their words only (“订单式调查” for their “订单式”
+    地质调查) is not taken for another.
+    """
+    found = []
+    for m in _TITLE.finditer(question):
+        title = m.group(1).strip()
+        if title not in corpus_text and not any(n and (n in title or _pairs_in(title, n) >= _SAME_NAME) for n in names):
+            found.append(m.group(0))
+    for m in _QUOTED.finditer(question):
+        quoted = next(g for g in m.groups() if g).strip()
+        if quoted in corpus_text or not _HAN.search(quoted) or any(n and (quoted in n or n in quoted) for n in names):
+            continue
+        if _PROGRAMME.search(quoted) and any(len(w) > 1 and w not in STOPWORDS and w not in corpus_text
+                                             for w in tokenizer.words(quoted)):
+            found.append(quoted)
+    return tuple(dict.fromkeys(found))
+
+
+# What names a programme, policy or scheme (“钒钛英才计划”, “绿色矿山奖补办法”): quotation marks around other words
+# are often the asker's own ("我们这种“小散乱”企业"), not a name to look up.
+_PROGRAMME = re.compile(r"(?:计划|工程|行动|机制|模式|政策|条例|办法|方案|规划|专项|基金|平台|制度|试点"
+                        r"|项目|示范|战略|体系|标准|目录|清单|名录|改革|奖)$")
+_SAME_NAME = 0.5  # share of a name's character pairs a text must hold to be taken for writing that name
+
+
+def _pairs_in(name: str, text: str) -> float:
+    """The share of a name's adjacent character pairs that occur in `text`."""
+    pairs = [name[i:i + 2] for i in range(len(name) - 1)]
+    return sum(p in text for p in pairs) / len(pairs) if pairs else 0.0
 
 
 def unmentioned_companies(words: Sequence[str], corpus_text: str) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from rag.mentions import (
     unmentioned_companies,
     unmentioned_elements,
     unmentioned_kinds,
+    unmentioned_names,
     unmentioned_places,
 )
 from rag.runtime import Runtime
@@ -174,3 +175,25 @@ def test_a_question_about_such_a_company_abstains_and_says_which(asker: Asker) -
     a = asker.ask("攀钢集团能享受电价支持吗？")
     assert a.abstained and "文件中没有提到“攀钢集团”" in a.text
 
+
+
+@pytest.mark.parametrize(("question", "found"), [
+    ("《四川省战略性矿产资源储备条例》对储备矿产地的划定有哪些规定？", ("《四川省战略性矿产资源储备条例》",)),
+    ("指南里的“钒钛英才计划”对引进的人才给什么支持？", ("钒钛英才计划",)),  # 英才: a word they never use
+    ("《若干意见》对探矿权续期怎么规定？", ()),                          # a document's own short title
+    ("《四川省钒钛钢铁及稀土产业发展指南》对钒电池怎么说？", ()),       # its title written loosely
+    ("《长江经济带发展负面清单》对攀西有什么限制？", ()),               # a document a clause quotes
+    ("“订单式”调查是什么意思？", ()),                                  # the documents write it
+    ("“订单式调查”谁来组织？", ()),                                    # their words, put differently
+    ("我们这种“小散乱”企业有什么出路？", ()),                          # the asker's own words, no programme
+])
+def test_a_document_or_programme_named_in_quotes_that_the_documents_lack_is_found(
+        runtime: Runtime, weights: Weights, question: str, found: tuple[str, ...]) -> None:
+    assert unmentioned_names(question, runtime.index.tokenizer, weights.names, weights.corpus_text) == found
+
+
+def test_a_question_on_another_document_abstains_and_says_which(asker: Asker) -> None:
+    # Before, 《若干意见》（七） on 储备 answered it as if it were the regulation.
+    a = asker.ask("《四川省战略性矿产资源储备条例》对储备矿产地的划定有哪些规定？")
+    assert a.abstained and "文件中没有提到《四川省战略性矿产资源储备条例》。" in a.text
+    assert not asker.ask("《若干意见》对储备矿产地有哪些规定？").abstained
