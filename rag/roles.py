@@ -36,7 +36,7 @@ _JOINED = re.compile(r"[与和及、]")
 
 # Cue words of a question about how things stand, and of one about what is to be done or allowed.
 _STATUS = re.compile(r"现在|目前|当前|现状|已经|已有|已建|截至|至今|这些年|过去|以前|毛病|短板|不足|差距|瓶颈|难题|底子"
-                     r"|家底|储量|资源量|排名|排第|比重|形成了")
+                     r"|家底|储量|资源量|排名|排第|排老?几|比重|形成了")
 _MEASURE = re.compile(r"支持|鼓励|政策|措施|办法|说法|要求|规定|打算|安排|怎么管|怎么办|能不能|可不可以|可以|允许"
                       r"|会不会|将来|以后|今后|该怎么|扶持|优惠|补贴|帮")
 

@@ -84,6 +84,7 @@ def test_a_plan_laid_out_as_others_are_gets_the_same_roles() -> None:
 @pytest.mark.parametrize("question, stance", [
     ("现在攀西的钛资源储量有多少？", BACKGROUND),
     ("四川钢铁目前最大的短板是什么", BACKGROUND),
+    ("咱四川钢铁在全国排老几？", BACKGROUND),           # a ranking, asked colloquially
     ("电费太贵了，指南有没有降电价的说法？", MEASURE),
     ("矿业权出让有什么规定", MEASURE),
     ("探矿权 续期", None),                               # says neither
