@@ -37,9 +37,12 @@ from gb2260.data import data as gb2260_data
 
 from .tokenize import STOPWORDS, Tokenizer, word_tag
 
-# Words that name a category of which industrial policy lists kinds (X矿, X产业, X企业, X砂 …).
+# Words that name a category of which industrial policy lists kinds (X矿, X产业, X企业, X砂 …), and the work done on a
+# resource, which a kind is named before as often (X勘查, X开采, X综合利用: 地热开发, 磷石膏综合利用). Not 利用 or
+# 回收 alone: they follow everyday words as often ("废铁回收" for the documents' 废钢).
 CATEGORY_HEADS = tuple(sorted(
-    "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区 砂".split(), key=len, reverse=True))
+    "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区 砂 勘查 勘探 开发 开采 综合利用".split(),
+    key=len, reverse=True))
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _COMPANY_HEADS = frozenset({"集团", "公司"})
@@ -184,7 +187,8 @@ def unmentioned_kinds(words: Sequence[str], tokenizer: Tokenizer, corpus_text: s
             run.insert(0, words[j])
         if any(len(x) > 1 and _foreign(x, tokenizer, corpus_text) for x in run):
             found.append("".join(run) + modifier + head)
-    return tuple(dict.fromkeys(found))
+    # 铀矿 in 铀矿勘查 is said once: the kind, not also the work on it.
+    return tuple(dict.fromkeys(f for f in found if not any(g != f and g in f for g in found)))
 
 
 def _conjunct(words: Sequence[str], head_at: int) -> str:
@@ -205,6 +209,9 @@ def _foreign(word: str, tokenizer: Tokenizer, corpus_text: str) -> bool:
         return False
     ends = [s for s in tokenizer.search_words(word) if len(s) > 1 and s != word and word.endswith(s)]
     if any(s in corpus_text for s in ends):
+        return False
+    # A kind the documents name by its other words: 露天矿 for their 露天开采 and 矿.
+    if any(word.endswith(h) and len(word) > len(h) and word[: -len(h)] in corpus_text for h in CATEGORY_HEADS):
         return False
     return _noun(word)
 

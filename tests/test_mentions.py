@@ -36,6 +36,10 @@ def weights(asker: Asker) -> Weights:
     ("林业碳汇项目怎么申报？", ("林业碳汇项目",)),
     # Coordinated kinds share the head; the phrase next to it may hold no noun (硅 / 料, a verb to jieba).
     ("指南对多晶硅、光伏硅料产业有什么布局？", ("多晶硅产业",)),
+    # The work done on a resource heads a kind as well.
+    ("干热岩、地热开发四川有啥规划没？", ("地热开发",)),
+    ("《若干意见》对磷石膏综合利用提出了什么要求？", ("石膏综合利用",)),
+    ("四川对深海多金属结核开采技术有没有扶持政策？", ("结核开采",)),
 ])
 def test_a_kind_the_documents_never_name_is_found(runtime: Runtime, weights: Weights, question: str,
                                                   kinds: tuple[str, ...]) -> None:
@@ -55,6 +59,10 @@ def test_a_kind_the_documents_never_name_is_found(runtime: Runtime, weights: Wei
     "有没有专门的园区来消纳工业废渣？",  # 的 / 园区: no noun names the kind
     "稀土永磁材料企业有什么支持？",      # every noun before the head is the documents'
     "锂、稀土企业有什么支持？",          # every coordinated kind is the documents'
+    "露天矿开采要临时占用一块地，有没有说法？",  # 露天 and 矿 are the documents' (露天开采)
+    "页岩气勘查开发有什么支持？",
+    "尾矿综合利用有什么要求？",
+    "废铁回收有什么支持？",              # 回收 is no head: 废铁 is how people say the documents' 废钢
 ])
 def test_kinds_the_documents_name_and_words_that_are_no_kind_are_not(runtime: Runtime, weights: Weights,
                                                                    question: str) -> None:
