@@ -154,6 +154,10 @@ _DEFERRAL = re.compile(r"(?:按照?|依照?|依据|根据|依法)[^，。；]{0,
 # "符合准入条件的企业有多少家", "多少家企业符合准入条件": conditions that qualify, not conditions asked for
 # ("要满足哪些条件" keeps its question word and stays a question).
 _QUALIFIED = re.compile(r"(?:符合|满足|达到|具备)(?:(?!什么|哪|啥|怎)[^，。？?]){0,20}?(?:条件|标准|要求|资格|资质)")
+# "几个/几种" in a clause that a comma or a full stop ends is "a few" ("队里几个技术骨干琢磨出…，能分到一份吗？",
+# "想去摸一摸几种紧缺矿的家底，政策上允许吗？"); the clause that asks ends the question or its question mark
+# ("截至2020年底，建成了几个国家级平台？", "几个工作日能批下来？").
+_A_FEW = re.compile(r"(?<!哪)几[^，,。；;？?！!]*[，,。；;]")
 # A question that asks what several documents say: "两份文件分别怎么说", "若干意见和指南各有什么要求".
 _ACROSS = re.compile(r"两份|两个文件|两个政策|这两个|分别|各自|各有|各是")
 # Words that only say what kind of answer is wanted; they are no part of the topic.
@@ -287,7 +291,7 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
 
 def asked_kinds(question: str) -> tuple[AnswerKind, ...]:
     """The kinds of answer (KINDS) a question asks for."""
-    question = _QUALIFIED.sub("", question)
+    question = _A_FEW.sub(lambda m: m.group().replace("几", "些"), _QUALIFIED.sub("", question))
     asked = tuple(k for k in KINDS if k.asked.search(question))
     narrowed = {k.narrows for k in asked}
     asked = tuple(k for k in asked if k.name not in narrowed)

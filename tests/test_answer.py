@@ -169,6 +169,10 @@ def test_abstention_rules() -> None:
     ("我们几家做钒钛的企业想抱团，省里支持吗？", ()),          # a few of them, after a pronoun
     ("想把几个厂连起来协同生产，有这种提法吗？", ()),            # …after a preposition
     ("投产几年以后还会不会再评估一次？", ()),                   # 几年以后 says when
+    ("我们队里几个技术骨干琢磨出的新方法卖了钱，他们能分到一份吗？", ()),  # a few, in a clause a comma ends
+    ("单位想去摸一摸几种紧缺矿的家底，政策上允许吗？", ()),
+    ("截至2020年底，建成了几个国家级平台？", ("figure",)),      # the clause that asks
+    ("走绿色通道，几个工作日能批下来？", ("figure",)),
     ("探矿权几年要续一次？", ("figure",)),                       # still asked
     ("这个基地有几个？", ("figure",)),
     ("矿业权出让收益按几比几分成？", ("figure",)),
