@@ -255,10 +255,13 @@ class Weights:
         return self.tokens(_with_headings(hit.clause))
 
     def coverage(self, terms: Sequence[str], tokens: frozenset[str]) -> float:
-        """Share of the terms' IDF weight found in `tokens`."""
+        """Share of the terms' IDF weight found in `tokens`: a term, or a word the lexicon says it stands for
+        (水电 in a sentence that says 水能; rag/lexicon.py)."""
         unique = set(terms)
         total = sum(self.idf(t) for t in unique)
-        return sum(self.idf(t) for t in unique if t in tokens) / total if total else 0.0
+        lexicon = self.index.corpus.lexicon
+        found = (t for t in unique if t in tokens or not lexicon.equivalents(t).isdisjoint(tokens))
+        return sum(self.idf(t) for t in found) / total if total else 0.0
 
 
 def _with_headings(clause: Clause) -> str:

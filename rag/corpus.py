@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .clauses import Clause, Document, parse_document
 from .errors import CitationNotFound, DocumentError, ManifestError
+from .lexicon import FILE_NAME as LEXICON_FILE
+from .lexicon import Lexicon, load_lexicon
 from .manifest import DocMeta, read_manifest
 from .normalize import normalize
 
@@ -23,6 +25,8 @@ class Corpus:
 
     documents: tuple[Document, ...]
     sha256: str
+    # The words users say for the documents' words (corpus/lexicon.tsv); read at query time, not part of sha256.
+    lexicon: Lexicon = field(default_factory=Lexicon)
 
     @property
     def clauses(self) -> tuple[Clause, ...]:
@@ -88,7 +92,7 @@ def load_corpus(corpus_dir: Path) -> Corpus:
             raise ManifestError(
                 f"{corpus_dir / 'manifest.toml'}: short_title {st} is used by two documents; "
                 "citations would be ambiguous")
-    return Corpus(docs, corpus_checksum(metas))
+    return Corpus(docs, corpus_checksum(metas), load_lexicon(corpus_dir / LEXICON_FILE))
 
 
 def corpus_checksum(metas: Sequence[DocMeta]) -> str:

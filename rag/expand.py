@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .embed import Embedder
+from .lexicon import Lexicon
 from .tokenize import STOPWORDS, Tokenizer, function_word, topic_word
 
 _WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
@@ -43,6 +44,7 @@ class Vocabulary:
     # The text the words come from: a word that occurs in it is no unknown word, however jieba cuts it there
     # (钒钛 is no jieba word of 钒钛磁铁矿, but the corpus uses it, and BM25's character bigrams match it).
     text: str = field(repr=False)
+    lexicon: Lexicon = field(default_factory=Lexicon)  # the words users say for the corpus's words (rag/lexicon.py)
     known: frozenset[str] = field(init=False)
     # word -> its (neighbour, cosine) list, best first; filled as questions come.
     _cache: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict, init=False, repr=False,
@@ -98,5 +100,7 @@ class Vocabulary:
 
     def expansion(self, question: str, tokenizer: Tokenizer, embedder: Embedder, depth: int,
                   min_cosine: float) -> list[str]:
-        """The corpus words that stand in for the question's unknown words (stand_ins), in order."""
-        return [v for _, near in self.stand_ins(question, tokenizer, embedder, depth, min_cosine) for v in near]
+        """The corpus words that stand in for the question's unknown words (stand_ins), then those the lexicon
+        gives for its users' words, in order, each once."""
+        found = [v for _, near in self.stand_ins(question, tokenizer, embedder, depth, min_cosine) for v in near]
+        return found + [v for v in self.lexicon.stand_ins(question, self.text) if v not in found]
