@@ -3,7 +3,7 @@
 Users ask in everyday words; policy documents write their own. Query expansion (rag/expand.py) finds stand-ins for
 a word the corpus never uses among the e5 neighbours of the corpus vocabulary, but e5-small does not link every
 pair (水电 → 家电 is as near as 水电 → 水能; 借钱 is near neither 融资 nor 信贷), and it never links a word the corpus
-does use. The lexicon is the hand-kept list of such pairs, as a search engine keeps a synonym file: each line gives
+uses somewhere (环保 for 生态环境). The lexicon is the hand-kept list of such pairs, as a search engine keeps a synonym file: each line gives
 the words people use and, after a tab, the documents' words they stand for. It is kept with the corpus, because
 documents of another field bring other words; it is read at query time, so editing it needs no index rebuild.
 
