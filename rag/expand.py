@@ -100,7 +100,5 @@ class Vocabulary:
 
     def expansion(self, question: str, tokenizer: Tokenizer, embedder: Embedder, depth: int,
                   min_cosine: float) -> list[str]:
-        """The corpus words that stand in for the question's unknown words (stand_ins), then those the lexicon
-        gives for its users' words, in order, each once."""
-        found = [v for _, near in self.stand_ins(question, tokenizer, embedder, depth, min_cosine) for v in near]
-        return found + [v for v in self.lexicon.stand_ins(question, self.text) if v not in found]
+        """The corpus words that stand in for the question's unknown words (stand_ins), in order."""
+        return [v for _, near in self.stand_ins(question, tokenizer, embedder, depth, min_cosine) for v in near]

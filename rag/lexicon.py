@@ -2,13 +2,15 @@
 
 Users ask in everyday words; policy documents write their own. Query expansion (rag/expand.py) finds stand-ins for
 a word the corpus never uses among the e5 neighbours of the corpus vocabulary, but e5-small does not link every
-pair (水电 → 家电 is as near as 水电 → 水能; 借钱 is near neither 融资 nor 信贷), and it never links a word the corpus
-uses somewhere (环保 for 生态环境). The lexicon is the hand-kept list of such pairs, as a search engine keeps a synonym file: each line gives
-the words people use and, after a tab, the documents' words they stand for. It is kept with the corpus, because
-documents of another field bring other words; it is read at query time, so editing it needs no index rebuild.
+pair (水电 → 家电 is as near as 水电 → 水能; 借钱 is near neither 融资 nor 信贷), and it never links a word the
+corpus uses somewhere (环保 for 生态环境). The lexicon is the hand-kept list of such pairs, as a search engine keeps
+a synonym file: each line gives the words people use and, after a tab, the documents' words they stand for. It is
+kept with the corpus, because documents of another field bring other words; it is read at query time, so editing
+it needs no index rebuild.
 
-A user word that occurs anywhere in a question brings its documents' words into BM25 (as the e5 stand-ins do, at
-the same lower weight), and coverage counts a question word as present where one of its documents' words is
+A user word that occurs anywhere in a question brings its documents' words into BM25 at weight w_lexicon (2, chosen
+on dev: a listed synonym counts at least as the user's word itself, where an e5 stand-in counts half;
+rag/retrieve.py), and coverage counts a question word as present where one of its documents' words is
 (rag/answer.py). Only words the corpus uses are brought in.
 
     # comment

@@ -64,6 +64,10 @@ class RetrievalParams:
     expansion_depth: int = 2
     expansion_min_cosine: float = 0.88
     w_expansion: float = 0.5
+    # The lexicon's words for the users' words in the question (corpus/lexicon.tsv, rag/lexicon.py) add their BM25
+    # scores times w_lexicon: a listed synonym counts at least as the user's word itself (which the documents do not
+    # write). Chosen on dev (evaluation/tune.py lexicon grid: 0, 0.5, 1, 1.5, 2; 2 best, 1 one question behind).
+    w_lexicon: float = 2.0
     # A question that asks how things stand lowers the measures of a document with a background part, and one
     # that asks what is done or allowed lowers the background clauses, by this many standard deviations (rag/roles.py).
     w_role: float = 2.0
@@ -239,16 +243,22 @@ def _clause_scores(index: ClauseIndex, embedder: Embedder, q: str, mask: np.ndar
 def lexical_scores(index: ClauseIndex, embedder: Embedder, q: str, chunk_ok: np.ndarray, p: RetrievalParams,
                    expand: bool = True) -> np.ndarray:
     """Per-clause best-chunk BM25 of the query's tokens, plus w_expansion times that of the corpus words standing in
-    for its unknown words (rag/expand.py; not when `expand` is False: the BM25 baseline stays plain BM25);
-    -inf where not among the `candidates` best chunks."""
+    for its unknown words (rag/expand.py) and w_lexicon times that of the lexicon's words for its users' words
+    (rag/lexicon.py); neither when `expand` is False (the BM25 baseline stays plain BM25). -inf where not among the
+    `candidates` best chunks."""
     lexical = np.full(len(index.clauses), -np.inf, dtype=np.float64)
     tokens = index.tokenizer.tokens(q)
-    extra = (index.vocab.expansion(q, index.tokenizer, embedder, p.expansion_depth, p.expansion_min_cosine)
+    vocab = index.vocab
+    extra = (vocab.expansion(q, index.tokenizer, embedder, p.expansion_depth, p.expansion_min_cosine)
              if expand and p.w_expansion > 0 else [])
-    if tokens or extra:
+    synonyms = ([w for w in vocab.lexicon.stand_ins(q, vocab.text) if w not in extra]
+                if expand and p.w_lexicon > 0 else [])
+    if tokens or extra or synonyms:
         bm = index.bm25.get_scores(tokens) if tokens else np.zeros(len(index.chunks))
         if extra:
             bm = bm + p.w_expansion * index.bm25.get_scores(extra)
+        if synonyms:
+            bm = bm + p.w_lexicon * index.bm25.get_scores(synonyms)
         bm = np.where(chunk_ok, bm, 0.0)
         top = np.argsort(-bm, kind="stable")[: p.candidates]
         _keep_best(lexical, bm[top], top, index.chunk_clause, bm > 0)

@@ -36,8 +36,9 @@ def test_expansion_lifts_a_clause_that_says_it_in_the_documents_words(runtime: R
     # 《若干意见》（十一） speaks of 金融机构 and 融资 for 探矿权; the question says 银行 and 贷款.
     question = "手里有探矿证，能不能拿去银行做抵押贷款？"
     gold = "sichuan-mining-opinions-2025:pt4.it11"
-    on = search(runtime.index, runtime.embedder, question, k=10)
-    off = search(runtime.index, runtime.embedder, question, k=10, params=replace(RetrievalParams(), w_expansion=0.0))
+    e5_only = replace(RetrievalParams(), w_lexicon=0.0)   # the lexicon (rag/lexicon.py) off: e5's stand-ins alone
+    on = search(runtime.index, runtime.embedder, question, k=10, params=e5_only)
+    off = search(runtime.index, runtime.embedder, question, k=10, params=replace(e5_only, w_expansion=0.0))
     rank = {name: [h.clause.clause_id for h in hits].index(gold) for name, hits in (("on", on), ("off", off))}
     assert rank["on"] == 0
     lexical = {name: next(h.lexical for h in hits if h.clause.clause_id == gold) for name, hits in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from rag.ask import Asker
 from rag.corpus import Corpus
 from rag.errors import ManifestError
 from rag.lexicon import Lexicon, load_lexicon
+from rag.retrieve import RetrievalParams, search
 from rag.runtime import Runtime
 
 
@@ -63,3 +65,13 @@ def test_a_question_in_users_words_is_answered_from_the_clause_in_the_documents_
     # 银行 and 押着 bring in 金融机构 and 抵押: the clause on 探矿权抵押融资 comes first.
     b = asker.ask("手上有个勘探许可证，能拿去银行押着借点钱不？")
     assert not b.abstained and b.citations[0].clause.clause_id == "sichuan-mining-opinions-2025:pt4.it11"
+
+
+def test_the_lexicons_words_count_in_bm25_at_their_own_weight(runtime: Runtime) -> None:
+    # 探矿权 seven times in 矿业权管理 outweighs one 探矿权 beside 金融机构…抵押融资, until 银行 and 借钱 count as the
+    # documents' 金融机构 and 融资.
+    question = "拿探矿权去银行借钱行吗"
+    with_lexicon = search(runtime.index, runtime.embedder, question)
+    without = search(runtime.index, runtime.embedder, question, params=replace(RetrievalParams(), w_lexicon=0.0))
+    assert with_lexicon[0].clause.clause_id == "sichuan-mining-opinions-2025:pt4.it11"
+    assert without[0].clause.clause_id == "sichuan-mining-opinions-2025:pt2.it6"
