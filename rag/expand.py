@@ -44,7 +44,8 @@ class Vocabulary:
     # The text the words come from: a word that occurs in it is no unknown word, however jieba cuts it there
     # (钒钛 is no jieba word of 钒钛磁铁矿, but the corpus uses it, and BM25's character bigrams match it).
     text: str = field(repr=False)
-    lexicon: Lexicon = field(default_factory=Lexicon)  # the words users say for the corpus's words (rag/lexicon.py)
+    # The words users say for the corpus's words (rag/lexicon.py), less those of its words the corpus never uses.
+    lexicon: Lexicon = field(default_factory=Lexicon)
     known: frozenset[str] = field(init=False)
     # word -> its (neighbour, cosine) list, best first; filled as questions come.
     _cache: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict, init=False, repr=False,

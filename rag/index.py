@@ -257,8 +257,9 @@ def load_index(folder: Path, corpus: Corpus, embedder: Embedder, meta: IndexMeta
     words = tuple((folder / "vocab.txt").read_text(encoding="utf-8").split())
     if len(words) != meta.vocab:
         raise IndexMismatch(f"{folder}：meta.json 记录 {meta.vocab} 个词，vocab.txt 中有 {len(words)} 个；{REBUILD}")
-    vocab = Vocabulary(words, _read_faiss(folder / "vocab.faiss", meta.vocab, meta.dim, "flat"),
-                       "\n".join(ch.index_text for ch in chunks), corpus.lexicon)
+    text = "\n".join(ch.index_text for ch in chunks)
+    vocab = Vocabulary(words, _read_faiss(folder / "vocab.faiss", meta.vocab, meta.dim, "flat"), text,
+                       corpus.lexicon.used_in(text))
     bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
     doc_position = {d.doc_id: i for i, d in enumerate(corpus.documents)}
     clause_doc = np.array([doc_position[c.doc_id] for c in clauses], dtype=np.int64)

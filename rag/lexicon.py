@@ -11,7 +11,8 @@ it needs no index rebuild.
 A user word that occurs anywhere in a question brings its documents' words into BM25 at weight w_lexicon (2, chosen
 on dev: a listed synonym counts at least as the user's word itself, where an e5 stand-in counts half;
 rag/retrieve.py), and coverage counts a question word as present where one of its documents' words is
-(rag/answer.py). Only words the corpus uses are brought in.
+(rag/answer.py). Only words the corpus uses are brought in: the index holds the lexicon less the others
+(Lexicon.used_in).
 
     # comment
     借钱 借款 贷款	融资 信贷
@@ -46,12 +47,18 @@ class Lexicon:
         """The documents' words a user word stands for (empty for a word the lexicon does not list)."""
         return self._by_word.get(word, frozenset())
 
-    def stand_ins(self, question: str, corpus_text: str) -> list[str]:
-        """The documents' words for every user word the question contains, those the corpus uses, in order, once."""
+    def used_in(self, corpus_text: str) -> Lexicon:
+        """The lexicon less the documents' words `corpus_text` never uses (and the lines left with none): worked out
+        once when the index loads, so that a question does not scan the corpus text for each word."""
+        kept = ((users, tuple(d for d in documents if d in corpus_text)) for users, documents in self.entries)
+        return Lexicon(tuple((users, documents) for users, documents in kept if documents))
+
+    def stand_ins(self, question: str) -> list[str]:
+        """The documents' words for every user word the question contains, in order, once."""
         found: list[str] = []
         for users, documents in self.entries:
             if any(u in question for u in users):
-                found.extend(d for d in documents if d in corpus_text and d not in found)
+                found.extend(d for d in documents if d not in found)
         return found
 
 

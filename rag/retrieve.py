@@ -251,7 +251,7 @@ def lexical_scores(index: ClauseIndex, embedder: Embedder, q: str, chunk_ok: np.
     vocab = index.vocab
     extra = (vocab.expansion(q, index.tokenizer, embedder, p.expansion_depth, p.expansion_min_cosine)
              if expand and p.w_expansion > 0 else [])
-    synonyms = ([w for w in vocab.lexicon.stand_ins(q, vocab.text) if w not in extra]
+    synonyms = ([w for w in vocab.lexicon.stand_ins(q) if w not in extra]
                 if expand and p.w_lexicon > 0 else [])
     if tokens or extra or synonyms:
         bm = index.bm25.get_scores(tokens) if tokens else np.zeros(len(index.chunks))

@@ -40,8 +40,9 @@ def test_no_lexicon_file_is_an_empty_lexicon(tmp_path: Path) -> None:
 def test_stand_ins_are_the_documents_words_the_corpus_uses_for_words_in_the_question() -> None:
     lexicon = Lexicon(((("借钱", "贷款"), ("融资", "信贷", "按揭")),))
     corpus_text = "推进探矿权抵押融资……绿色信贷"
-    assert lexicon.stand_ins("能拿探矿权去借钱吗", corpus_text) == ["融资", "信贷"]  # 按揭: not in the corpus
-    assert lexicon.stand_ins("探矿权怎么续期", corpus_text) == []
+    assert lexicon.used_in(corpus_text).stand_ins("能拿探矿权去借钱吗") == ["融资", "信贷"]  # 按揭: not in the corpus
+    assert lexicon.used_in(corpus_text).stand_ins("探矿权怎么续期") == []
+    assert Lexicon(((("好处",), ("按揭",)),)).used_in(corpus_text) == Lexicon()  # a line left with no word goes
 
 
 def test_the_bundled_lexicon_is_loaded_with_the_corpus(corpus: Corpus) -> None:
