@@ -396,6 +396,18 @@ def test_a_keyword_query_that_names_a_clauses_heading_finds_it_first(runtime: Ru
     assert hits[0].clause.citation == "《指南》第四章第五节（四）"
 
 
+def test_a_figure_question_cites_first_the_clause_that_gives_the_figure(asker: Asker) -> None:
+    # The clause on 电力体制改革 ranks first and gives no figure; the one that says 水能资源约占78% ranks second.
+    a = asker.ask("四川的电力里水电大概占多大比重？")
+    assert a.retrieved[0].clause.citation == "《指南》第四章第五节（四）"
+    assert a.citations[0].clause.citation == "《指南》第一章第一节（四）" and "78%" in a.text.split("[1]")[0]
+
+
+def test_a_question_that_asks_no_kind_of_answer_cites_the_first_hit_first(asker: Asker) -> None:
+    a = asker.ask("钒电池储能有什么支持政策？")
+    assert a.citations[0] == a.retrieved[0]
+
+
 def test_a_clause_that_ranks_far_below_the_first_is_not_cited(asker: Asker) -> None:
     # The guide's 钢铁 clauses all hold 钢铁产业 and 规模; only the first gives the rank (第11位). The next one
     # ranks at 0.65 of the first's fused score and was cited as [2], with a third, before the rule.
