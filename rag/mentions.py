@@ -40,8 +40,9 @@ from .tokenize import STOPWORDS, Tokenizer, word_tag
 # Words that name a category of which industrial policy lists kinds (X矿, X产业, X企业, X砂 …), and the work done on a
 # resource, which a kind is named before as often (X勘查, X开采, X综合利用: 地热开发, 磷石膏综合利用). Not 利用 or
 # 回收 alone: they follow everyday words as often ("废铁回收" for the documents' 废钢).
+WORK_HEADS = frozenset("勘查 勘探 开发 开采 综合利用".split())
 CATEGORY_HEADS = tuple(sorted(
-    "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区 砂 勘查 勘探 开发 开采 综合利用".split(),
+    "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区 砂".split() + list(WORK_HEADS),
     key=len, reverse=True))
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -164,7 +165,8 @@ def unmentioned_kinds(words: Sequence[str], tokenizer: Tokenizer, corpus_text: s
     for i, w in enumerate(words):
         # `at`: the position of the word that holds the modifier.
         if w in CATEGORY_HEADS:                      # 石墨 / 矿, 电解铝 / 企业
-            modifier, head, at = (words[i - 1] if i else ""), w, i - 1
+            at = _modifier_at(words, i)
+            modifier, head = (words[at] if at >= 0 else ""), w
         else:                                        # 铀矿, 锑矿: one dictionary word
             head = next((h for h in CATEGORY_HEADS if w.endswith(h) and len(w) > len(h)), "")
             modifier, at = (w[: -len(head)] if head else ""), i
@@ -176,7 +178,7 @@ def unmentioned_kinds(words: Sequence[str], tokenizer: Tokenizer, corpus_text: s
         if conjunct and _foreign(conjunct, tokenizer, corpus_text):
             found.append(conjunct + head)
             continue
-        if not (_CJK.match(modifier) and _noun(modifier)):
+        if not (_CJK.match(modifier) and (_noun(modifier) or word_tag(modifier) == "vn")):
             continue
         # The nouns before a modifier the documents use name the kind too: 林业 in 林业 / 碳 / 汇 / 项目, 风电 in
         # 风电 / 装备 / 产业 (海上 is no noun).
@@ -189,6 +191,21 @@ def unmentioned_kinds(words: Sequence[str], tokenizer: Tokenizer, corpus_text: s
             found.append("".join(run) + modifier + head)
     # 铀矿 in 铀矿勘查 is said once: the kind, not also the work on it.
     return tuple(dict.fromkeys(f for f in found if not any(g != f and g in f for g in found)))
+
+
+def _modifier_at(words: Sequence[str], head_at: int) -> int:
+    """The position of the word a head's kind is named by: the word before it, or, for the work on a resource
+    (WORK_HEADS), before a 的 and a parenthesised other name between them, since the work takes its object so
+    (天然气水合物 in 天然气 / 水合物 / （ / 可燃冰 / ） / 的 / 勘查); -1 for none. Not "专门的园区": what stands before
+    a 的 and a category is as often a quality as a kind."""
+    at = head_at - 1
+    if at >= 0 and words[at] == "的" and words[head_at] in WORK_HEADS:
+        at -= 1
+    if at >= 0 and words[at] in ")）":
+        while at >= 0 and words[at] not in "(（":
+            at -= 1
+        at -= 1
+    return at
 
 
 def _conjunct(words: Sequence[str], head_at: int) -> str:

@@ -40,6 +40,10 @@ def weights(asker: Asker) -> Weights:
     ("干热岩、地热开发四川有啥规划没？", ("地热开发",)),
     ("《若干意见》对磷石膏综合利用提出了什么要求？", ("石膏综合利用",)),
     ("四川对深海多金属结核开采技术有没有扶持政策？", ("结核开采",)),
+    # The work takes its object with a 的, and another name of it may stand in brackets between them.
+    ("若干意见对天然气水合物（可燃冰）的勘查怎么安排？", ("水合物勘查",)),
+    # A verbal noun (发电) names the kind as a noun does: the noun before it is what is foreign.
+    ("想在川西搞地热发电开发，有什么支持政策？", ("地热发电开发",)),
 ])
 def test_a_kind_the_documents_never_name_is_found(runtime: Runtime, weights: Weights, question: str,
                                                   kinds: tuple[str, ...]) -> None:
@@ -63,6 +67,10 @@ def test_a_kind_the_documents_never_name_is_found(runtime: Runtime, weights: Wei
     "页岩气勘查开发有什么支持？",
     "尾矿综合利用有什么要求？",
     "废铁回收有什么支持？",              # 回收 is no head: 废铁 is how people say the documents' 废钢
+    "稀土矿的开发有什么要求？",
+    "页岩气（天然气）的勘查开发有什么支持？",
+    "钒钛资源的综合利用有什么要求？",
+    "光伏发电开发有什么支持？",          # 光伏 and 发电 are the documents'
 ])
 def test_kinds_the_documents_name_and_words_that_are_no_kind_are_not(runtime: Runtime, weights: Weights,
                                                                    question: str) -> None:
