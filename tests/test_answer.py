@@ -140,6 +140,7 @@ def test_abstention_rules() -> None:
     ("稀土冶炼分离企业需要具备哪些资质？", ("conditions",)),
     ("绿色矿山评定标准有哪些？", ("conditions",)),
     ("钒电池储能项目的补贴标准是什么？", ("figure",)),
+    ("矿区搬迁村民的房屋拆迁补偿标准是怎么算的？", ("figure",)),   # 补偿 as 赔偿: the figure of a standard
     ("锂矿采矿权出让由哪一级政府审批？", ("agency",)),
     ("做钒电池储能有补贴吗？", ("benefit",)),
     ("入园企业有什么税收优惠？", ("benefit",)),
