@@ -288,7 +288,7 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
                            for k in asked),
         numbers_found=all(any(n in fold_subscripts(h.clause.text).lower() for h in top) for n in numbers),
         unmentioned=unmentioned(question, weights.index.tokenizer, weights.titles, weights.corpus_text,
-                                weights.names),
+                                weights.names, weights.index.corpus.lexicon),
     )
 
 

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 
 from gb2260.data import data as gb2260_data
 
+from .lexicon import Lexicon
 from .tokenize import STOPWORDS, Tokenizer, word_tag
 
 # Words that name a category of which industrial policy lists kinds (X矿, X产业, X企业, X砂 …), and the work done on a
@@ -68,15 +69,37 @@ _PREFECTURE = re.compile(r"(?:市|地区|盟|(?:(?:哈尼|景颇|傈僳|朝鲜|�
 
 
 def unmentioned(question: str, tokenizer: Tokenizer, titles: Sequence[str], corpus_text: str,
-                names: Sequence[str] = ()) -> tuple[str, ...]:
-    """The kinds, places (unmentioned_places) and quoted names (unmentioned_names; `names`: what a question may call
-    the documents themselves) the question names that the documents never mention, the question cut once."""
+                names: Sequence[str] = (), lexicon: Lexicon | None = None) -> tuple[str, ...]:
+    """The kinds, places (unmentioned_places), quoted names (unmentioned_names; `names`: what a question may call
+    the documents themselves) and search keywords (unmentioned_keywords) the question names that the documents never
+    mention, the question cut once."""
     words = tokenizer.words(question)
     quoted = unmentioned_names(question, tokenizer, names or titles, corpus_text)
     kinds = unmentioned_kinds(words, tokenizer, corpus_text) + unmentioned_companies(words, corpus_text)
     elements = tuple(e for e in unmentioned_elements(question, corpus_text) if not any(e in k for k in kinds))
     found = kinds + elements + unmentioned_places(words, titles, corpus_text)
+    found += tuple(k for k in unmentioned_keywords(question, corpus_text, lexicon or Lexicon())
+                   if not any(k in f or f in k for f in found))
     return quoted + tuple(f for f in found if not any(f in q for q in quoted))
+
+
+# jieba's tags of the nouns a keyword may be: common, personal and other proper nouns, organisations, abbreviations
+# (not place names, which unmentioned_places judges, nor verbal nouns: 出口, 建设).
+_NOUN_KEYWORD = re.compile(r"n[rtz]?|j")
+
+
+def unmentioned_keywords(question: str, corpus_text: str, lexicon: Lexicon) -> tuple[str, ...]:
+    """The keywords of a keyword query ("地热 矿泉水 采矿权 办理": two or more runs of Chinese characters between
+    spaces) that are nouns of jieba's dictionary the documents never write and the lexicon gives no word of theirs
+    for. Each keyword of such a query names something the user looks for; a question in a sentence is another matter,
+    since its everyday nouns (厂子, 技工) stand for the documents' words. A keyword no dictionary knows (产能布局,
+    僵尸矿山) is a phrase of the user's making, not a thing, and is left to coverage."""
+    parts = question.split()
+    if len(parts) < 2 or not all(_CJK.match(p) for p in parts):
+        return ()
+    return tuple(dict.fromkeys(
+        p for p in parts if len(p) > 1 and p not in STOPWORDS and p not in corpus_text
+        and _NOUN_KEYWORD.fullmatch(word_tag(p)) and not lexicon.equivalents(p)))
 
 
 # A document's title in 《》, or a name in quotation marks (“钒钛英才计划”).
