@@ -37,8 +37,9 @@ _JOINED = re.compile(r"[与和及、]")
 # Cue words of a question about how things stand, and of one about what is to be done or allowed.
 _STATUS = re.compile(r"现在|目前|当前|现状|已经|已有|已建|截至|至今|这些年|过去|以前|毛病|短板|不足|差距|瓶颈|难题|底子"
                      r"|家底|储量|资源量|排名|排第|排老?几|比重|形成了")
+# What a document sets is asked with 定的, 提出, 部署, 任务, 目标 ("指南给全省钢铁产业定的是一个什么样的发展新格局").
 _MEASURE = re.compile(r"支持|鼓励|政策|措施|办法|说法|要求|规定|打算|安排|怎么管|怎么办|能不能|可不可以|可以|允许"
-                      r"|会不会|将来|以后|今后|该怎么|扶持|优惠|补贴|帮")
+                      r"|会不会|将来|以后|今后|该怎么|扶持|优惠|补贴|帮|定的|定了|提出|部署|任务|目标")
 
 
 def heading_name(heading: str) -> str:

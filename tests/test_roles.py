@@ -87,6 +87,8 @@ def test_a_plan_laid_out_as_others_are_gets_the_same_roles() -> None:
     ("咱四川钢铁在全国排老几？", BACKGROUND),           # a ranking, asked colloquially
     ("电费太贵了，指南有没有降电价的说法？", MEASURE),
     ("矿业权出让有什么规定", MEASURE),
+    ("指南给全省钢铁产业定的是一个什么样的发展新格局？", MEASURE),  # what the document sets
+    ("到2025年钒钛钢铁及稀土产业规模目标是多少？", MEASURE),
     ("探矿权 续期", None),                               # says neither
     ("目前有哪些支持政策", None),                        # says both: no prior
 ])
@@ -116,6 +118,17 @@ def test_a_question_on_how_things_stand_finds_the_background_clause(runtime: Run
     on = search(runtime.index, runtime.embedder, question, k=3)
     off = search(runtime.index, runtime.embedder, question, k=3, params=RetrievalParams(w_role=0.0))
     assert on[0].clause.clause_id == "sichuan-vti-re-guide:ch1.sec1.it1"
+    assert off[0].clause.clause_id != on[0].clause.clause_id
+
+
+@pytest.mark.slow
+def test_a_question_on_what_a_document_sets_finds_the_task_clause(runtime: Runtime) -> None:
+    # Both the background clause on the 钢铁 industry (第一章第一节（二）: 构建形成了…发展新格局) and the task
+    # (第三章第二节（一）: 构建…产业发展新格局) say 发展新格局; what the guide 定的 is the task.
+    question = "指南给全省钢铁产业定的是一个什么样的发展新格局？"
+    on = search(runtime.index, runtime.embedder, question, k=3)
+    off = search(runtime.index, runtime.embedder, question, k=3, params=RetrievalParams(w_role=0.0))
+    assert on[0].clause.clause_id == "sichuan-vti-re-guide:ch3.sec2.it1"
     assert off[0].clause.clause_id != on[0].clause.clause_id
 
 
