@@ -112,23 +112,17 @@ def test_the_prior_lowers_the_other_role_and_spares_documents_without_a_backgrou
 
 
 @pytest.mark.slow
-def test_a_question_on_how_things_stand_finds_the_background_clause(runtime: Runtime) -> None:
+@pytest.mark.parametrize(("question", "first"), [
     # The guide's 资源禀赋 clause (第一章第一节（一）) gives the 钛 reserves; a task clause on 钛 outranked it.
-    question = "现在攀西的钛资源储量有多少？"
-    on = search(runtime.index, runtime.embedder, question, k=3)
-    off = search(runtime.index, runtime.embedder, question, k=3, params=RetrievalParams(w_role=0.0))
-    assert on[0].clause.clause_id == "sichuan-vti-re-guide:ch1.sec1.it1"
-    assert off[0].clause.clause_id != on[0].clause.clause_id
-
-
-@pytest.mark.slow
-def test_a_question_on_what_a_document_sets_finds_the_task_clause(runtime: Runtime) -> None:
+    ("现在攀西的钛资源储量有多少？", "sichuan-vti-re-guide:ch1.sec1.it1"),
     # Both the background clause on the 钢铁 industry (第一章第一节（二）: 构建形成了…发展新格局) and the task
     # (第三章第二节（一）: 构建…产业发展新格局) say 发展新格局; what the guide 定的 is the task.
-    question = "指南给全省钢铁产业定的是一个什么样的发展新格局？"
+    ("指南给全省钢铁产业定的是一个什么样的发展新格局？", "sichuan-vti-re-guide:ch3.sec2.it1"),
+])
+def test_the_clause_of_the_role_asked_about_comes_first(runtime: Runtime, question: str, first: str) -> None:
     on = search(runtime.index, runtime.embedder, question, k=3)
     off = search(runtime.index, runtime.embedder, question, k=3, params=RetrievalParams(w_role=0.0))
-    assert on[0].clause.clause_id == "sichuan-vti-re-guide:ch3.sec2.it1"
+    assert on[0].clause.clause_id == first
     assert off[0].clause.clause_id != on[0].clause.clause_id
 
 
