@@ -26,20 +26,18 @@ from rag.evaluate import QAItem, answer_metrics, load_qa, retrieval_metrics
 from rag.index import BM25_B, BM25_K1, ClauseIndex
 from rag.retrieve import (
     Hit,
+    QuestionPriors,
     RetrievalParams,
     _clause_scores,
     _route,
     allowed_clauses,
     fuse,
     lexical_scores,
-    named_document_bonus,
     order_candidates,
-    prior_weight,
     priors,
     search,
     with_priors,
 )
-from rag.roles import role_prior
 from rag.runtime import Runtime, load_runtime
 
 QA = Path(__file__).resolve().parent / "qa"
@@ -62,17 +60,15 @@ def fusion_grid(rt: Runtime, items: list[QAItem]) -> RetrievalParams:
         # The candidates each depth really gives (z-scores depend on how many there are, not only on ranks).
         scores = {n: _clause_scores(rt.index, rt.embedder, it.question, mask, RetrievalParams(candidates=n),
                                     "hybrid") for n in depths}
-        named = named_document_bonus(rt.index, it.question, RetrievalParams(w_named_doc=1.0, fusion="zscore"))
-        role = role_prior(rt.index.clause_role, rt.index.clause_doc, it.question, 1.0)
-        cache[it.qid] = (list(_route(rt.index, it.question, mask)), scores, mask, named, role)
+        cache[it.qid] = (list(_route(rt.index, it.question, mask)), scores, mask,
+                         QuestionPriors.of(rt.index, it.question))
     ids = [c.clause_id for c in rt.index.clauses]
 
     def runs_for(p: RetrievalParams) -> dict[str, list[str]]:
         runs = {}
-        for qid, (routed, scores, mask, named, role) in cache.items():
+        for qid, (routed, scores, mask, question_priors) in cache.items():
             d, lx, ph = scores[p.candidates]
-            fused = with_priors(fuse(d, lx, mask, p, "hybrid", ph),
-                                named * prior_weight(p.w_named_doc, p) + role * prior_weight(p.w_role, p))
+            fused = with_priors(fuse(d, lx, mask, p, "hybrid", ph), question_priors.weighed(p))
             order = order_candidates(fused, mask, routed)
             runs[qid] = [ids[i] for i in order[:10]]
         return runs

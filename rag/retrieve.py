@@ -129,7 +129,7 @@ def search(index: ClauseIndex, embedder: Embedder, query: str, k: int = 5, doc: 
     mask = allowed_clauses(index, doc, scope)
     parts = _route(index, q, mask) if mode == "hybrid" else {}
     routed = list(parts)
-    # A full title or a 文号 says which document is meant (named_document_bonus), not what is asked: the clauses that
+    # A full title or a 文号 says which document is meant (named_document), not what is asked: the clauses that
     # repeat the title's words (a preamble) must not win on it. The short titles stay: "指南里…" helped the dense
     # views find the guide's clauses (measured: stripping them too lost 4 first citations on the QA set).
     topic = without_document_names(q, index.corpus.documents, short_titles=False) if mode == "hybrid" else q
@@ -179,21 +179,35 @@ def order_candidates(fused: np.ndarray, mask: np.ndarray, routed: list[int]) -> 
     return routed + [int(i) for i in ranked if int(i) not in routed_set]
 
 
-def named_document_bonus(index: ClauseIndex, q: str, p: RetrievalParams) -> np.ndarray:
-    """A bonus for the clauses of the one document a question names, if it names one (in standard
-    deviations, or the weight of rank 1 with RRF)."""
+def named_document(index: ClauseIndex, q: str) -> np.ndarray:
+    """1 for the clauses of the one document a question names, if it names one; 0 elsewhere."""
     named = mentioned_documents(q, index.corpus.documents)
-    if len(named) != 1 or p.w_named_doc == 0:
+    if len(named) != 1:
         return np.zeros(len(index.clauses))
     position = [d.doc_id for d in index.corpus.documents].index(named[0].doc_id)
-    return np.where(index.clause_doc == position, prior_weight(p.w_named_doc, p), 0.0)
+    return (index.clause_doc == position).astype(float)
+
+
+@dataclass(frozen=True)
+class QuestionPriors:
+    """What the question itself says about where to look, each at unit weight: the document it names
+    (named_document) and the role of clause it asks about (rag/roles.py: -1 for the clauses of the other role)."""
+
+    named: np.ndarray
+    role: np.ndarray
+
+    @classmethod
+    def of(cls, index: ClauseIndex, q: str) -> QuestionPriors:
+        return cls(named_document(index, q), role_prior(index.clause_role, index.clause_doc, q, 1.0))
+
+    def weighed(self, p: RetrievalParams) -> np.ndarray:
+        """The priors at the weights of `p`, on the fused scale (prior_weight)."""
+        return self.named * prior_weight(p.w_named_doc, p) + self.role * prior_weight(p.w_role, p)
 
 
 def priors(index: ClauseIndex, q: str, p: RetrievalParams) -> np.ndarray:
-    """What the question itself says about where to look: the document it names (named_document_bonus) and the
-    role of clause it asks about (rag/roles.py)."""
-    return named_document_bonus(index, q, p) + role_prior(index.clause_role, index.clause_doc, q,
-                                                          prior_weight(p.w_role, p))
+    """The question's priors (QuestionPriors) at the weights of `p`."""
+    return QuestionPriors.of(index, q).weighed(p)
 
 
 def with_priors(fused: np.ndarray, prior: np.ndarray) -> np.ndarray:
