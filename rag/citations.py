@@ -317,13 +317,46 @@ def mentioned_documents(query: str, documents: Sequence[Document]) -> list[Docum
 
 
 def without_document_names(query: str, documents: Sequence[Document], short_titles: bool = True) -> str:
-    """The query with the names of documents it mentions (title, short title, 文号) blanked out: they say which
-    document is meant, not what is asked ("川办发〔2025〕26号对探矿权续期怎么规定" names no figure 2025).
-    `short_titles` False keeps the short titles (指南, 若干意见) and blanks the full titles and 文号 only."""
-    names = sorted({n for d in documents for n in _mention_names(d)[0 if short_titles else 1:]}, key=len, reverse=True)
-    for n in names:
-        query = query.replace(f"《{n}》", " ").replace(n, " ")
-    return query
+    """The query with the names of documents it mentions (title, short title, 文号, a title written loosely before
+    the short title: _loose_title) blanked out: they say which document is meant, not what is asked
+    ("川办发〔2025〕26号对探矿权续期怎么规定" names no figure 2025; "这份钒钛钢铁产业指南对安全管理提了哪些要求" asks
+    nothing of the guide's 钒钛钢铁产业, which its preamble repeats). `short_titles` False keeps the short titles
+    (指南, 若干意见) and blanks the rest only."""
+    def blank(names: set[str], text: str) -> str:
+        for n in sorted(names, key=len, reverse=True):
+            text = text.replace(f"《{n}》", " ").replace(n, " ")
+        return text
+
+    query = blank({n for d in documents for n in _mention_names(d)[1:]}, query)
+    for d in documents:
+        if loose := _loose_title(query, d):
+            short = d.meta.short_title.strip("《》")
+            query = query.replace(loose + short, " " + short, 1)
+    shorts = {n for d in documents for n in _mention_names(d)[:1]} if short_titles else set()
+    return blank(shorts, query)
+
+
+# Characters that join a title's words and never start its loose form ("找矿的若干意见": 的 is the asker's).
+_NOT_TITLE = frozenset("的和与及之这那该本份个")
+
+
+def _loose_title(query: str, d: Document) -> str:
+    """The characters right before the document's short title in the query ("钒钛钢铁产业" in "这份钒钛钢铁产业指南",
+    "钒钛稀土" in "钒钛稀土指南") that write its title loosely: every one of them is in the title, and at least half of
+    their character pairs are; two characters or more. "" when there are none."""
+    short, title = d.meta.short_title.strip("《》"), d.meta.title
+    at = query.find(short) if short else -1
+    start = at
+    while start > 0 and query[start - 1] in title and query[start - 1] not in _NOT_TITLE \
+            and _pairs_share(query[start - 1:at], title) >= 0.5:
+        start -= 1
+    return query[start:at] if at - start >= 2 else ""
+
+
+def _pairs_share(text: str, title: str) -> float:
+    """The share of a text's adjacent character pairs that occur in `title` (1 for a single character)."""
+    pairs = [text[i:i + 2] for i in range(len(text) - 1)]
+    return sum(p in title for p in pairs) / len(pairs) if pairs else 1.0
 
 
 def _mention_names(d: Document) -> tuple[str, ...]:

@@ -405,6 +405,12 @@ def test_a_figure_question_cites_first_the_clause_that_gives_the_figure(asker: A
     assert a.citations[0].clause.citation == "《指南》第一章第一节（四）" and "78%" in a.text.split("[1]")[0]
 
 
+def test_a_document_named_by_a_loose_title_does_not_draw_its_preamble(asker: Asker) -> None:
+    # The guide's preamble repeats 钒钛钢铁 and 产业 from its title; the question asks about 安全管理.
+    a = asker.ask("我是钢铁厂的安全科长，这份钒钛钢铁产业指南对我们安全管理提了哪些要求？")
+    assert a.citations[0].clause.citation == "《指南》第三章第七节"
+
+
 def test_a_question_that_asks_no_kind_of_answer_cites_the_first_hit_first(asker: Asker) -> None:
     a = asker.ask("钒电池储能有什么支持政策？")
     assert a.citations[0] == a.retrieved[0]

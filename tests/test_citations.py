@@ -14,6 +14,7 @@ from rag.citations import (
     resolve,
     step_clause,
     step_reference,
+    without_document_names,
 )
 from rag.clauses import Document
 from rag.corpus import Corpus
@@ -261,3 +262,15 @@ def test_numbers_no_document_uses_are_no_clause_numbers(corpus: Corpus, query: s
 
 def test_a_step_past_the_numbers_people_write_is_no_step() -> None:
     assert step_reference("第9999条", "下一条") is None
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    # A title written loosely before the short title is a name, not the topic (the guide's preamble repeats it).
+    ("这份钒钛钢铁产业指南对安全管理提了哪些要求？", "这份 指南对安全管理提了哪些要求？"),
+    ("找矿的若干意见和钒钛稀土指南分别怎么讲？", "找矿的若干意见和 指南分别怎么讲？"),  # 的 is the asker's
+    ("我省指南有什么说法？", "我省指南有什么说法？"),                # one character is no title
+    ("四川省钒钛钢铁及稀土产业高质量发展指南第三章", " 第三章"),      # the full title, as before
+    ("川办发〔2025〕26号对探矿权续期怎么规定", " 对探矿权续期怎么规定"),
+])
+def test_the_names_of_documents_are_blanked_out_of_a_query(corpus: Corpus, query: str, expected: str) -> None:
+    assert without_document_names(query, corpus.documents, short_titles=False) == expected
