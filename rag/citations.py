@@ -22,7 +22,7 @@ _TOKEN = re.compile(
     rf"|(?<![\d.])(?P<k4>\d{{1,3}})[.．](?![\d])"
     rf"|(?P<k5>[{CN_NUM}]{{1,3}})是"
     rf"|(?<![{CN_NUM}])(?P<k6>[{CN_NUM}]{{1,3}})、"
-    r"|(?P<pre>序言|前言|引言|导语)"
+    r"|(?P<pre>序言|前言|引言|导语|(?<![章节条款项）)])(?:开篇|开头))"
 )
 # "第十五点", as people call the points of an 意见, is its 第十五条.
 _POINT = re.compile(rf"(第\s*(?:{_N})\s*)点")

@@ -34,11 +34,21 @@ from rag.corpus import Corpus
     ("若干意见第十五点", ["《若干意见》（十五）"]),      # the points of an 意见, as people call them
     ("若干意见第15点讲了什么", ["《若干意见》（十五）"]),
     ("第三章第二节", ["《指南》第三章第二节（一）", "《指南》第三章第二节（二）", "《指南》第三章第二节（三）"]),
+    ("指南序言讲了什么", ["《指南》序言"]),
+    ("若干意见开篇讲了什么", ["《若干意见》序言"]),            # the preamble, as people call it
+    ("两份文件开头都交代了什么目的", ["《若干意见》序言", "《指南》序言"]),
 ])
 def test_references_resolve(corpus: Corpus, query: str, expected: list[str]) -> None:
     ref = parse_reference(query, corpus.documents)
     assert ref is not None
     assert [c.citation for c in resolve(ref, corpus.documents)] == expected
+
+
+def test_the_opening_of_a_chapter_is_no_preamble(corpus: Corpus) -> None:
+    ref = parse_reference("指南第三章开头讲了什么", corpus.documents)
+    assert ref is not None
+    found = [c.citation for c in resolve(ref, corpus.documents)]
+    assert found and all(c.startswith("《指南》第三章") for c in found)
 
 
 @pytest.mark.parametrize(("query", "expected"), [
