@@ -389,7 +389,7 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
     for n, i in enumerate(cited_idx, start=1):
         h = hits[i]
         # Two sentences from the first clause cited, and from the best-ranked one when the first is another
-        # (_first_giving): it holds the topic best. One from each further clause.
+        # (_first_cited): it holds the topic best. One from each further clause.
         picked = _pick_sentences(h, q_tokens, weights, asked, 2 if n == 1 or i == 0 else 1)
         cited.append(h)
         quotes.append(tuple(picked))
@@ -406,8 +406,8 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
 def _cited(question: str, hits: Sequence[Hit], terms: Sequence[str], weights: Weights, p: AnswerParams) -> list[int]:
     """Positions in `hits` of the clauses to cite: the first, then each further clause that holds about as much of
     the question's topic and ranks close to the first; a question across documents also gets each other document's
-    best clause that holds its topic. The first is the best clause that gives what the question asks for
-    (_first_giving)."""
+    best clause that holds its topic. The first is the best of the document the question names that gives what it
+    asks for (_first_cited)."""
     support = [weights.coverage(terms, weights.clause_tokens(h)) for h in hits]
     best = max(support[0], 1e-9)
     documents = weights.index.corpus.documents
@@ -419,30 +419,32 @@ def _cited(question: str, hits: Sequence[Hit], terms: Sequence[str], weights: We
         other_doc = across and all(hits[j].clause.doc_id != hits[i].clause.doc_id for j in cited)
         if other_doc or hits[i].score >= p.secondary_score * hits[0].score:
             cited.append(i)
-    first = _first_giving(question, hits, terms, weights, p)
+    first = _first_cited(question, hits, terms, weights, p)
     return [first, *(i for i in cited if i != first)][: max(p.max_citations, 1)]
 
 
-def _first_giving(question: str, hits: Sequence[Hit], terms: Sequence[str], weights: Weights, p: AnswerParams) -> int:
-    """The position of the clause to cite first: the first hit, unless the question asks for a kind of answer (a
-    figure, an office…) that it does not give on the topic and one of the next two does. "四川的电力里水电大概占多大
-    比重" ranks the clause on 电力体制改革 first, with no figure; the one that says 水能资源约占78% comes second.
-    A sentence gives the kind when it carries it (carries) and holds the minimum share of the topic asked of any
-    answer, the floor that abstention's kind rule uses too (lacking_kinds)."""
+def _first_cited(question: str, hits: Sequence[Hit], terms: Sequence[str], weights: Weights, p: AnswerParams) -> int:
+    """The position of the clause to cite first, among the top three hits: of the one document a question names
+    (not across documents), its best clause ("想知道《若干意见》对这种矿有哪些具体安排" is not answered first by the
+    guide); and of those, the best that gives the kind of answer asked for (a figure, an office…), if the first does
+    not. "四川的电力里水电大概占多大比重" ranks the clause on 电力体制改革 first, with no figure; the one that says
+    水能资源约占78% comes second. A sentence gives the kind when it carries it (carries) and holds the minimum share
+    of the topic asked of any answer, the floor that abstention's kind rule uses too (lacking_kinds)."""
+    window = list(range(min(len(hits), 3)))
+    named = mentioned_documents(question, weights.index.corpus.documents)
+    if len(named) == 1 and not _ACROSS.search(question):
+        window = [i for i in window if hits[i].clause.doc_id == named[0].doc_id] or window
     kinds = asked_kinds(question)
     if not kinds:
-        return 0
-
-    floor = p.min_coverage
+        return window[0]
 
     def gives(hit: Hit) -> bool:
         path = " ".join(hit.clause.path)
-        return any(carries(kinds, sent, terms) and weights.coverage(terms, weights.tokens(f"{path} {sent}")) >= floor
+        return any(carries(kinds, sent, terms)
+                   and weights.coverage(terms, weights.tokens(f"{path} {sent}")) >= p.min_coverage
                    for sent in _sentences(hit.clause.text))
 
-    if gives(hits[0]):
-        return 0
-    return next((i for i in range(1, min(len(hits), 3)) if gives(hits[i])), 0)
+    return next((i for i in window if gives(hits[i])), window[0])
 
 
 def _routed_answer(question: str, ref: Reference, hits: Sequence[Hit], ev: Evidence, p: AnswerParams,

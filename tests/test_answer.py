@@ -411,6 +411,13 @@ def test_a_document_named_by_a_loose_title_does_not_draw_its_preamble(asker: Ask
     assert a.citations[0].clause.citation == "《指南》第三章第七节"
 
 
+def test_a_question_that_names_one_document_cites_that_document_first(asker: Asker) -> None:
+    # A clause of the guide on 钒钛磁铁矿 ranks first; the question asks what the opinions say.
+    a = asker.ask("我在做钒钛磁铁矿方面的研究，想知道《若干意见》对这种矿有哪些具体安排？")
+    assert a.retrieved[0].clause.doc_id == "sichuan-vti-re-guide"
+    assert a.citations[0].clause.doc_id == "sichuan-mining-opinions-2025"
+
+
 def test_a_question_that_asks_no_kind_of_answer_cites_the_first_hit_first(asker: Asker) -> None:
     a = asker.ask("钒电池储能有什么支持政策？")
     assert a.citations[0] == a.retrieved[0]
