@@ -136,7 +136,8 @@ KINDS = (
     # none ("攀钢集团", "…有限公司") does not say which. Not "企业集团", "大集团", "产业集团": kinds again.
     AnswerKind.of(
         "company", "具体的企业名单",
-        r"名单|哪(?:几|一)家(?:公司|企业|单位|厂)?|哪些(?:公司|厂家|厂商)|是哪(?:几|些)家",
+        r"名单|哪(?:几|一)家(?:公司|企业|单位|厂)?|哪些(?:公司|厂家|厂商)|是哪(?:几|些)家"
+        r"|哪些[^，。？?]{0,8}(?:企业|公司|单位)(?:入选|获批|上榜|被认定|被评为|中标)",
         r"公司|(?<![大业])集团(?!化)"),
     # A specific benefit: a subsidy, an award, a tax break. Asked for only when nothing more specific is
     # (a figure, a procedure…): "能补贴多少钱" needs the figure, not just a sentence that names a 补贴.

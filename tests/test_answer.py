@@ -129,6 +129,8 @@ def test_abstention_rules() -> None:
     ("钛资源量占全国多少？", ("figure",)),
     ("怎么申请首批次保险补偿？要交哪些材料？", ("procedure",)),
     ("采矿许可证到期要延续，需要准备哪些申请材料？", ("procedure",)),
+    ("哪些钢铁企业入选了四川的氢冶金示范项目？", ("company",)),   # which were chosen: names
+    ("哪些企业能参与矿业权竞买？", ()),                         # which kind of enterprise, not names
     ("办理 流程", ("procedure",)),
     ("能耗指标交易的流程是怎样的？", ("procedure",)),           # the steps of a named process
     ("这手续要怎么走？", ()),                                  # which rule applies can answer it
