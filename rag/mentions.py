@@ -38,12 +38,12 @@ from gb2260.data import data as gb2260_data
 from .lexicon import Lexicon
 from .tokenize import STOPWORDS, Tokenizer, word_tag
 
-# Words that name a category of which industrial policy lists kinds (X矿, X产业, X企业, X砂 …), and the work done on a
-# resource, which a kind is named before as often (X勘查, X开采, X综合利用: 地热开发, 磷石膏综合利用). Not 利用 or
-# 回收 alone: they follow everyday words as often ("废铁回收" for the documents' 废钢).
+# Words that name a category of which industrial policy lists kinds (X矿, X产业, X企业, X砂, X保险 …), and the work
+# done on a resource, which a kind is named before as often (X勘查, X开采, X综合利用: 地热开发, 磷石膏综合利用). Not
+# 利用 or 回收 alone: they follow everyday words as often ("废铁回收" for the documents' 废钢).
 WORK_HEADS = frozenset("勘查 勘探 开发 开采 综合利用".split())
 CATEGORY_HEADS = tuple(sorted(
-    "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区 砂".split() + list(WORK_HEADS),
+    "矿 矿产 矿山 产业 企业 项目 行业 材料 产品 厂 资源 集群 基地 园区 砂 保险".split() + list(WORK_HEADS),
     key=len, reverse=True))
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 _HAN = re.compile(r"[\u4e00-\u9fff]")

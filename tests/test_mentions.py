@@ -45,6 +45,8 @@ def weights(asker: Asker) -> Weights:
     ("若干意见对天然气水合物（可燃冰）的勘查怎么安排？", ("水合物勘查",)),
     # A verbal noun (发电) names the kind as a noun does: the noun before it is what is foreign.
     ("想在川西搞地热发电开发，有什么支持政策？", ("地热发电开发",)),
+    # Insurance comes in kinds as well; the documents name one (首批次保险), not the social ones.
+    ("地勘单位事企分离以后，职工的编制和养老保险怎么衔接？", ("养老保险",)),
 ])
 def test_a_kind_the_documents_never_name_is_found(runtime: Runtime, weights: Weights, question: str,
                                                   kinds: tuple[str, ...]) -> None:
@@ -72,6 +74,7 @@ def test_a_kind_the_documents_never_name_is_found(runtime: Runtime, weights: Wei
     "页岩气（天然气）的勘查开发有什么支持？",
     "钒钛资源的综合利用有什么要求？",
     "光伏发电开发有什么支持？",          # 光伏 and 发电 are the documents'
+    "新材料首批次保险怎么申请？",
 ])
 def test_kinds_the_documents_name_and_words_that_are_no_kind_are_not(runtime: Runtime, weights: Weights,
                                                                    question: str) -> None:
