@@ -348,15 +348,16 @@ def _loose_title(query: str, d: Document) -> str:
     at = query.find(short) if short else -1
     start = at
     while start > 0 and query[start - 1] in title and query[start - 1] not in _NOT_TITLE \
-            and _pairs_share(query[start - 1:at], title) >= 0.5:
+            and pairs_share(query[start - 1:at], title) >= 0.5:
         start -= 1
     return query[start:at] if at - start >= 2 else ""
 
 
-def _pairs_share(text: str, title: str) -> float:
-    """The share of a text's adjacent character pairs that occur in `title` (1 for a single character)."""
+def pairs_share(text: str, other: str) -> float:
+    """The share of a text's adjacent character pairs that occur in `other` (1 for a single character): how much of
+    a name another text writes, however loosely."""
     pairs = [text[i:i + 2] for i in range(len(text) - 1)]
-    return sum(p in title for p in pairs) / len(pairs) if pairs else 1.0
+    return sum(p in other for p in pairs) / len(pairs) if pairs else 1.0
 
 
 def _mention_names(d: Document) -> tuple[str, ...]:

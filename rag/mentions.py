@@ -35,6 +35,7 @@ from collections.abc import Sequence
 
 from gb2260.data import data as gb2260_data
 
+from .citations import pairs_share
 from .lexicon import Lexicon
 from .tokenize import STOPWORDS, Tokenizer, word_tag
 
@@ -121,7 +122,8 @@ def unmentioned_names(question: str, tokenizer: Tokenizer, names: Sequence[str],
     found = []
     for m in _TITLE.finditer(question):
         title = m.group(1).strip()
-        if title not in corpus_text and not any(n and (n in title or _pairs_in(title, n) >= _SAME_NAME) for n in names):
+        theirs = any(n and (n in title or pairs_share(title, n) >= _SAME_NAME) for n in names)
+        if title not in corpus_text and not theirs:
             found.append(m.group(0))
     for m in _QUOTED.finditer(question):
         quoted = next(g for g in m.groups() if g).strip()
@@ -138,12 +140,6 @@ def unmentioned_names(question: str, tokenizer: Tokenizer, names: Sequence[str],
 _PROGRAMME = re.compile(r"(?:计划|工程|行动|机制|模式|政策|条例|办法|方案|规划|专项|基金|平台|制度|试点"
                         r"|项目|示范|战略|体系|标准|目录|清单|名录|改革|奖)$")
 _SAME_NAME = 0.5  # share of a name's character pairs a text must hold to be taken for writing that name
-
-
-def _pairs_in(name: str, text: str) -> float:
-    """The share of a name's adjacent character pairs that occur in `text`."""
-    pairs = [name[i:i + 2] for i in range(len(name) - 1)]
-    return sum(p in text for p in pairs) / len(pairs) if pairs else 0.0
 
 
 def unmentioned_companies(words: Sequence[str], corpus_text: str) -> tuple[str, ...]:
