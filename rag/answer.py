@@ -260,7 +260,7 @@ class Weights:
         (水电 in a sentence that says 水能; rag/lexicon.py)."""
         unique = set(terms)
         total = sum(self.idf(t) for t in unique)
-        lexicon = self.index.corpus.lexicon
+        lexicon = self.index.vocab.lexicon
         found = (t for t in unique if t in tokens or not lexicon.equivalents(t).isdisjoint(tokens))
         return sum(self.idf(t) for t in found) / total if total else 0.0
 
@@ -289,7 +289,7 @@ def evidence(question: str, hits: Sequence[Hit], weights: Weights, terms: Sequen
                            for k in asked),
         numbers_found=all(any(n in fold_subscripts(h.clause.text).lower() for h in top) for n in numbers),
         unmentioned=unmentioned(question, weights.index.tokenizer, weights.titles, weights.corpus_text,
-                                weights.names, weights.index.corpus.lexicon),
+                                weights.names, weights.index.vocab.lexicon),
     )
 
 

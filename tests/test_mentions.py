@@ -228,7 +228,7 @@ def test_a_question_on_another_document_abstains_and_says_which(asker: Asker) ->
 ])
 def test_a_keyword_the_documents_never_write_is_found(runtime: Runtime, weights: Weights, question: str,
                                                       found: tuple[str, ...]) -> None:
-    assert unmentioned_keywords(question, weights.corpus_text, runtime.corpus.lexicon) == found
+    assert unmentioned_keywords(question, weights.corpus_text, runtime.index.vocab.lexicon) == found
 
 
 def test_a_keyword_query_on_such_a_keyword_abstains_and_says_which(asker: Asker) -> None:
