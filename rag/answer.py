@@ -382,8 +382,8 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
         # Of several addresses ("（十五）和（十九）") the router found some: say which it did not.
         absent = missing(ref, weights.index.corpus.documents) if ref.siblings else ""
         return replace(routed, notes=(f"{absent}。",)) if absent else routed
-    cited_idx = _cited(question, hits, q_tokens, weights, p)
     asked = _named_kinds(ev.asks)
+    cited_idx = _cited(question, hits, q_tokens, weights, p, asked)
     lines: list[str] = []
     cited: list[Hit] = []
     quotes: list[tuple[str, ...]] = []
@@ -404,15 +404,16 @@ def compose_answer(question: str, hits: Sequence[Hit], weights: Weights,
     return Answer(question, "\n".join(lines), tuple(cited), False, evidence=ev, notes=notes, quotes=tuple(quotes))
 
 
-def _cited(question: str, hits: Sequence[Hit], terms: Sequence[str], weights: Weights, p: AnswerParams) -> list[int]:
+def _cited(question: str, hits: Sequence[Hit], terms: Sequence[str], weights: Weights, p: AnswerParams,
+           asked: Sequence[AnswerKind]) -> list[int]:
     """Positions in `hits` of the clauses to cite: the first, then each further clause that holds about as much of
     the question's topic and ranks close to the first; a question across documents also gets each other document's
     best clause that holds its topic. The first is the best of the document the question names that gives what it
-    asks for (_first_cited)."""
+    asks for (`asked`, _first_cited)."""
     support = [weights.coverage(terms, weights.clause_tokens(h)) for h in hits]
     best = max(support[0], 1e-9)
-    documents = weights.index.corpus.documents
-    across = _ACROSS.search(question) is not None or len(mentioned_documents(question, documents)) > 1
+    named = mentioned_documents(question, weights.index.corpus.documents)
+    across = _ACROSS.search(question) is not None or len(named) > 1
     cited = [0]
     for i in range(1, min(len(hits), 5)):
         if len(cited) >= p.max_citations or not (support[i] >= p.secondary_ratio * best and support[i] > 0):
@@ -420,22 +421,22 @@ def _cited(question: str, hits: Sequence[Hit], terms: Sequence[str], weights: We
         other_doc = across and all(hits[j].clause.doc_id != hits[i].clause.doc_id for j in cited)
         if other_doc or hits[i].score >= p.secondary_score * hits[0].score:
             cited.append(i)
-    first = _first_cited(question, hits, terms, weights, p)
+    first = _first_cited(hits, terms, weights, p, asked, named[0].doc_id if len(named) == 1 and not across else "")
     return [first, *(i for i in cited if i != first)][: max(p.max_citations, 1)]
 
 
-def _first_cited(question: str, hits: Sequence[Hit], terms: Sequence[str], weights: Weights, p: AnswerParams) -> int:
+def _first_cited(hits: Sequence[Hit], terms: Sequence[str], weights: Weights, p: AnswerParams,
+                 kinds: Sequence[AnswerKind], doc_id: str) -> int:
     """The position of the clause to cite first, among the top three hits: of the one document a question names
-    (not across documents), its best clause ("想知道《若干意见》对这种矿有哪些具体安排" is not answered first by the
-    guide); and of those, the best that gives the kind of answer asked for (a figure, an office…), if the first does
-    not. "四川的电力里水电大概占多大比重" ranks the clause on 电力体制改革 first, with no figure; the one that says
-    水能资源约占78% comes second. A sentence gives the kind when it carries it (carries) and holds the minimum share
-    of the topic asked of any answer, the floor that abstention's kind rule uses too (lacking_kinds)."""
+    (`doc_id`; "" when it names none or asks across documents), its best clause ("想知道《若干意见》对这种矿有哪些具体
+    安排" is not answered first by the guide); and of those, the best that gives a kind of answer asked for (`kinds`:
+    a figure, an office…), if the first does not. "四川的电力里水电大概占多大比重" ranks the clause on 电力体制改革
+    first, with no figure; the one that says 水能资源约占78% comes second. A sentence gives the kind when it carries
+    it (carries) and holds the minimum share of the topic asked of any answer, the floor that abstention's kind rule
+    uses too (lacking_kinds)."""
     window = list(range(min(len(hits), 3)))
-    named = mentioned_documents(question, weights.index.corpus.documents)
-    if len(named) == 1 and not _ACROSS.search(question):
-        window = [i for i in window if hits[i].clause.doc_id == named[0].doc_id] or window
-    kinds = asked_kinds(question)
+    if doc_id:
+        window = [i for i in window if hits[i].clause.doc_id == doc_id] or window
     if not kinds:
         return window[0]
 
