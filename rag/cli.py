@@ -12,13 +12,16 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .clauses import Clause, Document, Node
-from .config import Settings
+from .config import ROOT, Settings
 from .errors import CitationNotFound, QueryError, RagError
 
 if TYPE_CHECKING:
     from .answer import Answer
     from .corpus import Corpus
     from .retrieve import Hit
+
+# The QA set `evaluate` reads by default; its report goes to the folder above it (evaluation/).
+DEFAULT_QA = ROOT / "evaluation" / "qa"
 
 
 def clause_record(c: Clause, doc: Document) -> dict[str, Any]:
@@ -256,11 +259,20 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
+    from .evaluate import EvaluationError
     from .report import check_thresholds, run_evaluation, summary_table, write_report
     from .runtime import load_runtime
 
-    report = run_evaluation(load_runtime(settings), Path(args.qa))
-    paths = write_report(report, Path(args.out))
+    qa, out = Path(args.qa), args.out
+    if out is None:
+        # evaluation/ holds the committed report of the QA set; another set's report (one that lists held-out
+        # questions) must not land there unasked.
+        if qa.resolve() != DEFAULT_QA.resolve():
+            raise EvaluationError(f"用 --qa 指定了其他评测集（{qa}）时，请用 --out 指定报告目录："
+                                  f"默认目录 {DEFAULT_QA.parent} 存放问答评测集的报告")
+        out = str(DEFAULT_QA.parent)
+    report = run_evaluation(load_runtime(settings), qa)
+    paths = write_report(report, Path(out))
     print(summary_table(report))
     print()
     print("answers:", json.dumps(report["answers"]["all"], ensure_ascii=False))
@@ -322,8 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", metavar="FILE", help="每行一个问题；模型和索引只加载一次")
     p.add_argument("--json", action="store_true", help="输出JSON：{answer, citations, abstained}")
     p = add("evaluate", "在问答评测集上评测检索与回答，写出报告", cmd_evaluate)
-    p.add_argument("--qa", default=str(Settings().corpus_dir.parent / "evaluation" / "qa"), help="评测集目录")
-    p.add_argument("--out", default=str(Settings().corpus_dir.parent / "evaluation"), help="报告输出目录")
+    p.add_argument("--qa", default=str(DEFAULT_QA), help="评测集目录")
+    p.add_argument("--out", help="报告输出目录（默认 evaluation/；评测其他评测集时必须指定）")
     p.add_argument("--check", metavar="THRESHOLDS", help="低于门槛文件中的指标时以非零状态退出")
     return parser
 

@@ -63,3 +63,14 @@ def test_broken_corpus_is_one_line(tmp_path: object) -> None:
                          env={"RAG_CORPUS_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 2
     assert "manifest not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_evaluating_another_set_without_out_is_refused_and_leaves_the_qa_report() -> None:
+    # evaluation/ holds the QA set's committed report: a held-out set's, which lists its questions, must not land
+    # there because --out was forgotten.
+    report = ROOT / "evaluation" / "report.json"
+    before = report.read_bytes()
+    out = run("evaluate", "--qa", "evaluation/holdout")
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("错误：用 --qa 指定了其他评测集（evaluation/holdout）时，请用 --out")
+    assert report.read_bytes() == before
