@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import ROOT, Settings
+from rag.config import ROOT
 from rag.corpus import Corpus
 from rag.evaluate import EvaluationError, QAItem, load_qa, retrieval_metrics
+from rag.runtime import Runtime
 
 QA = ROOT / "evaluation" / "qa"
 HOLDOUT = ROOT / "evaluation" / "holdout"
@@ -78,14 +79,15 @@ def test_check_thresholds_names_each_metric_past_its_floor_or_ceiling() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("questions", "floors"), [(QA, "thresholds.json"), (HOLDOUT, "thresholds-holdout.json")])
-def test_gate_full_pipeline_against_committed_thresholds(tmp_path: Path, questions: Path, floors: str) -> None:
+def test_gate_full_pipeline_against_committed_thresholds(tmp_path: Path, runtime: Runtime, questions: Path,
+                                                        floors: str) -> None:
     """The CI gates: the whole evaluation on the real model and index, compared with the committed floors. The QA
     set's (evaluation/thresholds.json) hold what was tuned; the held-out sets' (thresholds-holdout.json) hold what new
     questions get, read as aggregates only (README)."""
     from rag.report import check_thresholds, run_evaluation, write_report
-    from rag.runtime import load_runtime
 
-    report = run_evaluation(load_runtime(Settings.from_env()), questions)
+    # One runtime (model and index loaded once, tests/conftest.py) serves both gates.
+    report = run_evaluation(runtime, questions)
     write_report(report, tmp_path)
     thresholds = json.loads((ROOT / "evaluation" / floors).read_text(encoding="utf-8"))
     assert check_thresholds(report, thresholds) == []
